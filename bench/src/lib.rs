@@ -1,0 +1,1 @@
+//! Benchmarks: guest workloads and the harness measuring slowdown against native and peers.

@@ -1,0 +1,1 @@
+//! Dynamic binary translator: hot guest blocks to host x86-64 code via dynasm-rs (to be built, issue 7).

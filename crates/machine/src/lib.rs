@@ -1,0 +1,1 @@
+//! The PC: wiring, ROM loading, run loop, CLI and front ends.

@@ -1,0 +1,1 @@
+//! Guest physical memory, paging and the softmmu TLB.

@@ -1,0 +1,1 @@
+//! Conformance runners and OS boot tests (host-CPU oracle, differential fuzzing, guest boots).

@@ -1,1 +1,3 @@
-//! Reference interpreter.
+//! Reference interpreter (being written, issue 2).
+
+pub mod x87;

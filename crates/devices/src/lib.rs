@@ -10,5 +10,6 @@
 //! commands are logged and ignored, never a panic.
 
 pub mod bus;
+pub mod vga;
 
 pub use bus::{PortBus, PortIo};

@@ -1,0 +1,1 @@
+//! VGA with the Bochs VBE interface (being written).

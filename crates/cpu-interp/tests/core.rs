@@ -1,0 +1,135 @@
+//! Smoke tests of the interpreter core: the engine loop, block cache,
+//! real-mode and flat protected-mode execution, exceptions, SMC.
+
+use cpu_interp::harness::*;
+use cpu_interp::state::*;
+use cpu_interp::Stop;
+use iced_x86::code_asm::*;
+
+#[test]
+fn real_mode_loop_and_memory() {
+    let code = asm16(0, |a| {
+        a.mov(ax, 0u32).unwrap();
+        a.mov(cx, 100u32).unwrap();
+        let mut top = a.create_label();
+        a.set_label(&mut top).unwrap();
+        a.add(ax, cx).unwrap();
+        a.loop_(top).unwrap();
+        a.mov(word_ptr(0x10), ax).unwrap();
+        a.hlt().unwrap();
+    });
+    let mut m = TestMachine::real(&code);
+    assert_eq!(m.run(), Stop::Halted);
+    assert_eq!(m.s.regs[EAX] & 0xFFFF, 5050);
+    assert_eq!(m.mmu.phys.read_u16(0x30010), 5050);
+}
+
+#[test]
+fn flat32_call_ret_push_pop() {
+    let code = asm32(CODE_BASE as u64, |a| {
+        let mut f = a.create_label();
+        a.mov(eax, 7u32).unwrap();
+        a.call(f).unwrap();
+        a.mov(dword_ptr(DATA_BASE), eax).unwrap();
+        a.hlt().unwrap();
+        a.set_label(&mut f).unwrap();
+        a.push(eax).unwrap();
+        a.pop(ebx).unwrap();
+        a.lea(eax, ptr(ebx + ebx * 2 + 1)).unwrap();
+        a.ret().unwrap();
+    });
+    let mut m = TestMachine::flat32(&code);
+    assert_eq!(m.run(), Stop::Halted);
+    assert_eq!(m.mem32(DATA_BASE), 22);
+    assert_eq!(m.s.regs[ESP], STACK_TOP);
+}
+
+#[test]
+fn paged_flat32_runs() {
+    let code = asm32(CODE_BASE as u64, |a| {
+        a.mov(ecx, 1000u32).unwrap();
+        a.xor(eax, eax).unwrap();
+        let mut top = a.create_label();
+        a.set_label(&mut top).unwrap();
+        a.add(dword_ptr(DATA_BASE), ecx).unwrap();
+        a.dec(ecx).unwrap();
+        a.jnz(top).unwrap();
+        a.hlt().unwrap();
+    });
+    let mut m = TestMachine::flat32_paged(&code);
+    assert_eq!(m.run(), Stop::Halted);
+    assert_eq!(m.mem32(DATA_BASE), 500_500);
+}
+
+#[test]
+fn self_modifying_code_is_seen() {
+    // The loop body patches the immediate of an instruction it will run
+    // next time around.
+    let code = asm32(CODE_BASE as u64, |a| {
+        let mut top = a.create_label();
+        a.mov(ecx, 3u32).unwrap();
+        a.xor(ebx, ebx).unwrap();
+        a.set_label(&mut top).unwrap();
+        a.mov(eax, 1u32).unwrap(); // B8 imm32: imm at patch+1
+        a.add(ebx, eax).unwrap();
+        a.mov(dword_ptr(CODE_BASE + 11), 100u32).unwrap();
+        a.dec(ecx).unwrap();
+        a.jnz(top).unwrap();
+        a.hlt().unwrap();
+    });
+    // mov ecx (5 bytes) + xor (2 bytes) => patch at offset 7, imm at 8.
+    assert_eq!(code[7], 0xB8);
+    let code = {
+        let mut c = code;
+        // retarget the store to the imm32 at offset 8
+        let pos = c
+            .windows(4)
+            .position(|w| w == (CODE_BASE + 11).to_le_bytes())
+            .unwrap();
+        c[pos..pos + 4].copy_from_slice(&(CODE_BASE + 8).to_le_bytes());
+        c
+    };
+    let mut m = TestMachine::flat32(&code);
+    assert_eq!(m.run(), Stop::Halted);
+    assert_eq!(m.s.regs[EBX], 1 + 100 + 100);
+}
+
+#[test]
+fn undefined_opcode_goes_through_ivt() {
+    // Real mode: UD2 vectors through IVT entry 6 to a handler that halts.
+    let handler = asm16(0x100, |a| {
+        a.mov(bx, 0x1234u32).unwrap();
+        a.hlt().unwrap();
+    });
+    let code = asm16(0, |a| {
+        a.ud2().unwrap();
+    });
+    let mut m = TestMachine::real(&code);
+    m.mmu.phys.write_bytes(0x10100, &handler);
+    m.mmu.phys.write_u16(6 * 4, 0x100);
+    m.mmu.phys.write_u16(6 * 4 + 2, 0x1000);
+    assert_eq!(m.run(), Stop::Halted);
+    assert_eq!(m.s.regs[EBX] & 0xFFFF, 0x1234);
+    // The pushed IP is the faulting instruction.
+    let top = m.s.regs[ESP] & 0xFFFF;
+    assert_eq!(m.mmu.phys.read_u16(0x20000 + top), 0);
+}
+
+#[test]
+fn divide_flags_and_segment_limit_fault() {
+    // A word read at offset 0xFFFF overruns a real-mode segment: #GP (int 13).
+    let handler = asm16(0x200, |a| {
+        a.mov(dx, 0xBEEFu32).unwrap();
+        a.hlt().unwrap();
+    });
+    let code = asm16(0, |a| {
+        a.mov(ax, word_ptr(0xFFFF)).unwrap();
+        a.hlt().unwrap();
+    });
+    let mut m = TestMachine::real(&code);
+    m.mmu.phys.write_bytes(0x10200, &handler);
+    m.mmu.phys.write_u16(13 * 4, 0x200);
+    m.mmu.phys.write_u16(13 * 4 + 2, 0x1000);
+    assert_eq!(m.run(), Stop::Halted);
+    assert_eq!(m.s.regs[EDX] & 0xFFFF, 0xBEEF);
+}

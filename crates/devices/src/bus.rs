@@ -167,6 +167,8 @@ mod tests {
             .register(0x64, 0x64, "b", Arc::new(Mutex::new(Echo(0))))
             .unwrap_err();
         assert!(err.to_string().contains("overlaps"));
-        assert!(bus.register(0x66, 0x65, "c", Arc::new(Mutex::new(Echo(0)))).is_err());
+        assert!(bus
+            .register(0x66, 0x65, "c", Arc::new(Mutex::new(Echo(0))))
+            .is_err());
     }
 }

@@ -10,6 +10,34 @@
 //! commands are logged and ignored, never a panic.
 
 pub mod bus;
+pub mod clock;
+pub mod cmos;
+pub mod debugport;
+pub mod dma;
+pub mod fw_cfg;
+pub mod irq;
+pub mod i440fx;
+pub mod i8042;
+pub mod keycode;
+pub mod pci;
+pub mod pic;
+pub mod piix3;
+pub mod pit;
+pub mod platform;
+pub mod port92;
+pub mod ps2kbd;
+pub mod ps2mouse;
+pub mod sink;
+pub mod sysctl;
+pub mod uart;
 pub mod vga;
 
+#[cfg(test)]
+mod snapshot_tests;
+#[cfg(test)]
+mod testutil;
+
 pub use bus::{PortBus, PortIo};
+pub use clock::{Clock, FakeClock, SharedClock};
+pub use irq::{IrqController, IrqLine};
+pub use pic::PicPair;

@@ -207,7 +207,7 @@ mod tests {
         assert_eq!(f.st(1), F80::ONE);
         assert_eq!(
             f.full_tag_word(),
-            0x7FFF | (TAG_ZERO << 12),
+            0x0FFF | (TAG_ZERO << 12),
             "R7 valid, R6 zero"
         );
         assert_eq!(f.abridged_tag(), 0xC0);

@@ -1,0 +1,307 @@
+//! The softmmu TLB: direct-mapped, one table per privilege class
+//! (supervisor = CPL 0-2, user = CPL 3), indexed by `(va >> 12) & (TLB_SIZE - 1)`.
+//!
+//! Entry contract (generated code depends on it; the size is const-asserted):
+//! `read`/`write`/`exec` hold the page-aligned virtual address plus flag
+//! bits in the low 12 bits. The fast path for an access of `size` bytes at
+//! `va` is: `(va & 0xFFFF_F000) == tag && (va & 0xFFF) + size <= 4096`, then
+//! host pointer = `(va as usize).wrapping_add(addend)`. Any flag bit fails
+//! the compare and sends the access to the slow path:
+//! - [`TLB_INVALID`]: no translation for this access kind (or at all);
+//! - [`TLB_MMIO`]: the page is not plain memory for this direction (MMIO,
+//!   ROM for writes, unmapped, partial ROM); the slow path reuses `paddr`
+//!   without walking again;
+//! - [`TLB_NOTDIRTY`]: write allowed but the PTE's D bit is clear; the slow
+//!   path walks (setting D) and refills;
+//! - [`TLB_CODE`]: the physical page holds decoded/translated code; writes
+//!   go through the slow path, which records them for the engines.
+//!
+//! `paddr` is the A20-masked physical page address. Global and large-page
+//! markers live in a side array so the entry stays at 32 bytes.
+//!
+//! Size: 1024 entries per table (32 KiB each, 64 KiB total). A Linux guest
+//! process plus the kernel easily touches several hundred pages per time
+//! slice; 256 entries thrash there, while 1024 still fits in L2 and a full
+//! non-global flush (MOV CR3) is 2048 compares, about a microsecond.
+//!
+//! Leaves out: victim TLB and dynamic resizing (QEMU has both).
+
+use std::mem::{offset_of, size_of};
+
+use crate::PAGE_MASK;
+
+/// log2 of the entries per table.
+pub const TLB_BITS: u32 = 10;
+/// Entries per table.
+pub const TLB_SIZE: usize = 1 << TLB_BITS;
+
+/// Tag flag: no valid translation for this access kind.
+pub const TLB_INVALID: u32 = 1 << 0;
+/// Tag flag: not plain memory for this direction; use `paddr` via `PhysMem`.
+pub const TLB_MMIO: u32 = 1 << 1;
+/// Tag flag (write tag): D bit not yet set in the page tables.
+pub const TLB_NOTDIRTY: u32 = 1 << 2;
+/// Tag flag (write tag): the page holds code; record writes for SMC.
+pub const TLB_CODE: u32 = 1 << 3;
+/// All bits that may be flags.
+pub const TLB_FLAG_MASK: u32 = !PAGE_MASK;
+
+/// Side-array markers.
+const META_GLOBAL: u8 = 1;
+const META_LARGE: u8 = 2;
+
+/// One TLB entry. See the module docs for the contract.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TlbEntry {
+    pub read: u32,
+    pub write: u32,
+    pub exec: u32,
+    pub _pad: u32,
+    pub addend: usize,
+    pub paddr: u32,
+    pub _pad2: u32,
+}
+
+const _: () = assert!(size_of::<TlbEntry>() == 32);
+
+/// Byte offsets of the entry fields, for code generators.
+pub const TLB_ENTRY_READ_OFFSET: usize = offset_of!(TlbEntry, read);
+pub const TLB_ENTRY_WRITE_OFFSET: usize = offset_of!(TlbEntry, write);
+pub const TLB_ENTRY_EXEC_OFFSET: usize = offset_of!(TlbEntry, exec);
+pub const TLB_ENTRY_ADDEND_OFFSET: usize = offset_of!(TlbEntry, addend);
+pub const TLB_ENTRY_PADDR_OFFSET: usize = offset_of!(TlbEntry, paddr);
+
+const _: () = assert!(TLB_ENTRY_READ_OFFSET == 0 && TLB_ENTRY_WRITE_OFFSET == 4);
+const _: () = assert!(TLB_ENTRY_EXEC_OFFSET == 8 && TLB_ENTRY_ADDEND_OFFSET == 16);
+const _: () = assert!(TLB_ENTRY_PADDR_OFFSET == 24);
+
+impl TlbEntry {
+    /// An entry that matches nothing.
+    pub const INVALID: TlbEntry = TlbEntry {
+        read: TLB_INVALID,
+        write: TLB_INVALID,
+        exec: TLB_INVALID,
+        _pad: 0,
+        addend: 0,
+        paddr: 0,
+        _pad2: 0,
+    };
+}
+
+/// Index of `va` in a table.
+#[inline(always)]
+pub fn tlb_index(va: u32) -> usize {
+    (va >> 12) as usize & (TLB_SIZE - 1)
+}
+
+/// The two TLB tables and their statistics. The boxed tables never move or
+/// change size, so code generators may keep `entries[i].as_ptr()`.
+pub struct Tlb {
+    /// `[supervisor, user]`, each `TLB_SIZE` entries.
+    pub entries: [Box<[TlbEntry]>; 2],
+    /// Accesses served by the inline fast path of [`crate::Mmu`]'s methods.
+    pub hits: u64,
+    /// Refills (page walks that filled an entry).
+    pub misses: u64,
+    meta: [Box<[u8]>; 2],
+    /// Some entry was filled from a 4 MiB page since the last full flush.
+    large_present: bool,
+}
+
+impl Default for Tlb {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Tlb {
+    pub fn new() -> Tlb {
+        let table = || vec![TlbEntry::INVALID; TLB_SIZE].into_boxed_slice();
+        let meta = || vec![0u8; TLB_SIZE].into_boxed_slice();
+        Tlb {
+            entries: [table(), table()],
+            hits: 0,
+            misses: 0,
+            meta: [meta(), meta()],
+            large_present: false,
+        }
+    }
+
+    /// The entry `va` maps to in table `user` (0 supervisor, 1 user).
+    #[inline(always)]
+    pub fn entry(&self, user: usize, va: u32) -> &TlbEntry {
+        let idx = tlb_index(va);
+        debug_assert!(user < 2 && idx < self.entries[user].len());
+        // SAFETY: both tables have exactly TLB_SIZE entries (built in `new`,
+        // never resized) and `tlb_index` masks to TLB_SIZE - 1; `user` is
+        // 0 or 1 at every call site (a bool cast), and the array index is
+        // bounds-checked anyway.
+        unsafe { self.entries[user].get_unchecked(idx) }
+    }
+
+    #[inline(always)]
+    pub(crate) fn entry_mut(&mut self, user: usize, va: u32) -> &mut TlbEntry {
+        let idx = tlb_index(va);
+        &mut self.entries[user][idx]
+    }
+
+    pub(crate) fn set(&mut self, user: usize, va: u32, e: TlbEntry, global: bool, large: bool) {
+        let idx = tlb_index(va);
+        self.entries[user][idx] = e;
+        self.meta[user][idx] = (u8::from(global) * META_GLOBAL) | (u8::from(large) * META_LARGE);
+        self.large_present |= large;
+    }
+
+    /// Invalidates every entry.
+    pub fn flush_all(&mut self) {
+        for t in 0..2 {
+            self.entries[t].fill(TlbEntry::INVALID);
+            self.meta[t].fill(0);
+        }
+        self.large_present = false;
+    }
+
+    /// Invalidates every entry not made from a global page (MOV CR3).
+    pub fn flush_non_global(&mut self) {
+        for t in 0..2 {
+            for (e, m) in self.entries[t].iter_mut().zip(self.meta[t].iter_mut()) {
+                if *m & META_GLOBAL == 0 {
+                    *e = TlbEntry::INVALID;
+                    *m = 0;
+                }
+            }
+        }
+    }
+
+    /// Invalidates the translation of the page holding `va` in both tables,
+    /// global or not; for 4 MiB pages every cached 4 KiB piece of the large
+    /// page containing `va`.
+    pub fn invlpg(&mut self, va: u32) {
+        let idx = tlb_index(va);
+        for t in 0..2 {
+            self.entries[t][idx] = TlbEntry::INVALID;
+            self.meta[t][idx] = 0;
+        }
+        if self.large_present {
+            let region = va >> 22;
+            for t in 0..2 {
+                for (e, m) in self.entries[t].iter_mut().zip(self.meta[t].iter_mut()) {
+                    if *m & META_LARGE != 0 && e.read >> 22 == region {
+                        *e = TlbEntry::INVALID;
+                        *m = 0;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds [`TLB_CODE`] to the write tag of every valid entry mapping the
+    /// physical page `ppage`.
+    pub(crate) fn mark_code(&mut self, ppage: u32) {
+        for t in 0..2 {
+            for e in self.entries[t].iter_mut() {
+                if e.paddr == ppage && e.write & TLB_INVALID == 0 {
+                    e.write |= TLB_CODE;
+                }
+            }
+        }
+    }
+
+    /// Number of entries that hold any valid tag (for tests and statistics).
+    pub fn valid_entries(&self) -> usize {
+        self.entries
+            .iter()
+            .flat_map(|t| t.iter())
+            .filter(|e| (e.read & e.write & e.exec) & TLB_INVALID == 0)
+            .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(va: u32) -> TlbEntry {
+        TlbEntry {
+            read: va & PAGE_MASK,
+            write: va & PAGE_MASK,
+            exec: va & PAGE_MASK,
+            paddr: 0x1000,
+            ..TlbEntry::INVALID
+        }
+    }
+
+    #[test]
+    fn layout_is_pinned() {
+        assert_eq!(size_of::<TlbEntry>(), 32);
+        assert_eq!(std::mem::align_of::<TlbEntry>(), 8);
+        assert_eq!(tlb_index(0x0040_3FFF), 3);
+        assert_eq!(tlb_index(0x0040_0000 + (TLB_SIZE as u32) * 4096), 0);
+    }
+
+    #[test]
+    fn invalid_entry_never_matches_page_zero() {
+        let t = Tlb::new();
+        let e = t.entry(0, 0);
+        assert_ne!(e.read, 0);
+        assert_ne!(e.write, 0);
+        assert_ne!(e.exec, 0);
+    }
+
+    #[test]
+    fn flush_non_global_keeps_global_entries() {
+        let mut t = Tlb::new();
+        t.set(0, 0x1000, entry(0x1000), true, false);
+        t.set(1, 0x2000, entry(0x2000), false, false);
+        t.set(0, 0x3000, entry(0x3000), false, false);
+        t.flush_non_global();
+        assert_eq!(t.entry(0, 0x1000).read, 0x1000);
+        assert_eq!(t.entry(1, 0x2000).read, TLB_INVALID);
+        assert_eq!(t.entry(0, 0x3000).read, TLB_INVALID);
+        t.flush_all();
+        assert_eq!(t.entry(0, 0x1000).read, TLB_INVALID);
+    }
+
+    #[test]
+    fn invlpg_drops_one_page_in_both_tables_even_global() {
+        let mut t = Tlb::new();
+        t.set(0, 0x5000, entry(0x5000), true, false);
+        t.set(1, 0x5000, entry(0x5000), false, false);
+        t.set(0, 0x6000, entry(0x6000), false, false);
+        t.invlpg(0x5FFF);
+        assert_eq!(t.entry(0, 0x5000).read, TLB_INVALID);
+        assert_eq!(t.entry(1, 0x5000).read, TLB_INVALID);
+        assert_eq!(t.entry(0, 0x6000).read, 0x6000);
+    }
+
+    #[test]
+    fn invlpg_drops_all_pieces_of_a_large_page() {
+        let mut t = Tlb::new();
+        for va in [0x0040_0000, 0x0041_0000, 0x007F_F000] {
+            t.set(0, va, entry(va), false, true);
+        }
+        t.set(0, 0x0080_1000, entry(0x0080_1000), false, true);
+        t.set(0, 0x0042_0000, entry(0x0042_0000), false, false);
+        t.invlpg(0x0041_0000);
+        assert_eq!(t.entry(0, 0x0040_0000).read, TLB_INVALID);
+        assert_eq!(t.entry(0, 0x007F_F000).read, TLB_INVALID);
+        assert_eq!(t.entry(0, 0x0080_1000).read, 0x0080_1000, "other large page");
+        assert_eq!(t.entry(0, 0x0042_0000).read, 0x0042_0000, "4K page in the same region");
+    }
+
+    #[test]
+    fn mark_code_flags_matching_write_tags() {
+        let mut t = Tlb::new();
+        t.set(0, 0x5000, entry(0x5000), false, false);
+        t.set(1, 0x9000, entry(0x9000), false, false);
+        let mut other = entry(0x7000);
+        other.paddr = 0x2000;
+        t.set(0, 0x7000, other, false, false);
+        t.mark_code(0x1000);
+        assert_eq!(t.entry(0, 0x5000).write, 0x5000 | TLB_CODE);
+        assert_eq!(t.entry(1, 0x9000).write, 0x9000 | TLB_CODE);
+        assert_eq!(t.entry(0, 0x5000).read, 0x5000, "reads stay fast");
+        assert_eq!(t.entry(0, 0x7000).write, 0x7000);
+    }
+}

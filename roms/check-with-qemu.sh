@@ -1,7 +1,4 @@
 #!/usr/bin/env bash
-# (shellcheck: the check_* functions are called as "check_$c"; the commands
-# in single quotes are expanded by the guest's shell, not here.)
-# shellcheck disable=SC2317,SC2016
 # Boots the guests that roms/fetch.sh made under QEMU (TCG), the reference
 # peer, and prints the wall time to each marker. For humans checking the
 # images, not for CI (needs qemu-system-x86: roms/install-host-tools.sh
@@ -12,6 +9,10 @@
 # Each check drives COM1 with roms/qemu-drive.py: waits for the marker
 # (OXPC-INIT-READY, OXPC-DOS-READY), types commands, waits for the answer.
 # Images are copied first; the cache is never written.
+#
+# (shellcheck: the check_* functions are called as "check_$c"; the commands
+# in single quotes are expanded by the guest's shell, not here.)
+# shellcheck disable=SC2317,SC2016
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -31,6 +32,7 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 SUMMARY=()
 FAILED=0
+LAST_OUT=
 
 # run NAME DRIVE-ARGS... -- QEMU-ARGS...
 run() {
@@ -38,6 +40,7 @@ run() {
     shift
     echo "=== $name" >&2
     if out=$(python3 "$HERE/qemu-drive.py" "$@" 2>&1); then :; else FAILED=1; fi
+    LAST_OUT=$out
     echo "$out" | tail -n 15 >&2
     SUMMARY+=("$(printf '%-28s %s' "$name" "$(echo "$out" | grep '^RESULT' || echo 'RESULT (no result)')")")
 }
@@ -107,6 +110,12 @@ check_bench() {
         --send 'WAIT:OXPC-BENCH-ALL-DONE' "${OFF[@]}" -- \
         "$QEMU" -M pc -cpu "$CPU" -m 128 -display none -serial stdio -no-reboot \
         -kernel "$G/vmlinuz" -initrd "$G/initrd.gz" -append "$CMDLINE quiet"
+    # Seconds between each workload's markers, and its checksum.
+    while IFS= read -r line; do
+        SUMMARY+=("$line")
+    done < <(echo "$LAST_OUT" | awk '
+        /OXPC-BENCH-START/ { s = substr($0, 2, 8) + 0 }
+        /OXPC-BENCH-END/ { printf "  %-26s %.2f s (checksum %s)\n", $4, substr($0, 2, 8) - s, $5 }')
 }
 
 CHECKS=("$@")

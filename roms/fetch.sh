@@ -44,7 +44,7 @@ for arg in "$@"; do
     case "$arg" in
         --firmware-only) FIRMWARE_ONLY=1 ;;
         --force) FORCE=1 ;;
-        -h | --help) sed -n '2,30p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) echo "fetch.sh: unknown option $arg (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -65,6 +65,13 @@ GUESTS=$CACHE/guests
 BUILD=$CACHE/build
 BENCH=$CACHE/bench
 mkdir -p "$DEBS" "$FW" "$GUESTS" "$BUILD"
+
+# Several test runs on one machine share the cache: one fetch at a time.
+# (Finished products are replaced by rename, so readers never see half a file.)
+if command -v flock >/dev/null; then
+    exec 9>"$CACHE/.fetch.lock"
+    flock 9
+fi
 
 # ---------------------------------------------------------------- apt ----
 APT=$CACHE/apt
@@ -160,7 +167,9 @@ else
     log "extracting SeaBIOS into $FW"
     rm -rf "$BUILD/seabios" && mkdir -p "$BUILD/seabios"
     dpkg-deb -x "$SEABIOS_DEB" "$BUILD/seabios"
-    cp "$BUILD/seabios/usr/share/seabios/"*.bin "$FW/"
+    for f in "$BUILD/seabios/usr/share/seabios/"*.bin; do
+        cp "$f" "$FW/.tmp" && mv "$FW/.tmp" "$FW/$(basename "$f")"
+    done
     cp "$BUILD/seabios/usr/share/doc/seabios/copyright" "$FW/COPYRIGHT.seabios"
     rm -rf "$BUILD/seabios"
     stamp_set firmware "$fw_hash"
@@ -210,8 +219,10 @@ done
 KPKG=$(kernel_package)
 KDEB=$(fetch_deb "$KPKG")
 BBDEB=$(fetch_deb busybox-static)
-KVER=$(dpkg-deb -c "$KDEB" | sed -n 's#.*\./boot/vmlinuz-\(.*\)$#\1#p' | head -n1)
-[ -n "$KVER" ] || die "no /boot/vmlinuz-* in $KDEB"
+# Debian names the package after the release: linux-image-<release>[-unsigned]
+# (checked when the package is unpacked; listing the .deb would take seconds).
+KVER=${KPKG#linux-image-}
+KVER=${KVER%-unsigned}
 
 # -------------------------------------------------------------- bench ----
 if gcc -m32 -static -x c -o /dev/null - <<<'int main(void){return 0;}' 2>/dev/null; then
@@ -234,6 +245,7 @@ else
     log "unpacking $(basename "$KDEB")"
     rm -rf "$KROOT" && mkdir -p "$KROOT"
     dpkg-deb -x "$KDEB" "$KROOT"
+    [ -f "$KROOT/boot/vmlinuz-$KVER" ] || die "no /boot/vmlinuz-$KVER in $KDEB"
     cp "$KROOT/boot/vmlinuz-$KVER" "$GUESTS/vmlinuz.tmp" && mv "$GUESTS/vmlinuz.tmp" "$GUESTS/vmlinuz"
     # The .deb ships no modules.dep.
     depmod -b "$KROOT" "$KVER"
@@ -303,7 +315,7 @@ else
     # building needs no root (the kernel opens it before running /init).
     find "$ST" -exec touch -h -d @0 {} +
     (cd "$ST" && find . -mindepth 1 | sed 's#^\./##' | sort \
-        | cpio --quiet -o -H newc -R 0:0 >"$BUILD/initrd.cpio.body")
+        | cpio --quiet --reproducible -o -H newc -R 0:0 >"$BUILD/initrd.cpio.body")
     newc_entry() { # name mode rdevmajor rdevminor
         local name=$1 namesize=$((${#1} + 1)) hdr pad
         hdr=$(printf '070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X' \

@@ -28,7 +28,7 @@ for src in "$HERE"/*.c "$HERE"/*.h "$HERE/build.sh"; do
     [ "$src" -nt "$bin" ] && stale=1
 done
 if [ "$stale" -eq 1 ]; then
-    echo "build.sh: building $bin" >&2
+    echo "build.sh: building $bin"
     OBJ=$(mktemp -d)
     trap 'rm -rf "$OBJ"' EXIT
     for w in "${WORKLOADS[@]}"; do
@@ -43,4 +43,4 @@ for w in "${WORKLOADS[@]}"; do
     ln -sfn oxpc-bench "$OUT/oxpc-$w"
 done
 install -m 0755 "$HERE/guest-run-all.sh" "$OUT/run-all"
-echo "build.sh: workloads in $OUT" >&2
+echo "build.sh: workloads in $OUT"

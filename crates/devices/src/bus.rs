@@ -126,6 +126,16 @@ impl PortBus {
     }
 }
 
+/// An 8-bit register read at a wider size: the upper bytes read as open bus
+/// (all ones), as when an 8-bit ISA device answers a 16/32-bit access.
+pub fn widen(v: u8, size: u8) -> u32 {
+    match size {
+        1 => v as u32,
+        2 => 0xFF00 | v as u32,
+        _ => 0xFFFF_FF00 | v as u32,
+    }
+}
+
 /// Locks a device, recovering from a poisoned lock (a device never panics on
 /// guest input, but a poisoned mutex must not take the whole machine down).
 pub fn lock<T: ?Sized>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -156,6 +166,9 @@ mod tests {
         assert_eq!(bus.read(0x65, 1), 0xFF);
         assert_eq!(bus.read(0x65, 2), 0xFFFF);
         bus.write(0x1234, 4, 7); // ignored
+        assert_eq!(widen(0x12, 1), 0x12);
+        assert_eq!(widen(0x12, 2), 0xFF12);
+        assert_eq!(widen(0x12, 4), 0xFFFF_FF12);
     }
 
     #[test]

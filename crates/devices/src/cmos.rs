@@ -13,10 +13,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::bus::widen;
 use crate::bus::PortIo;
 use crate::clock::SharedClock;
 use crate::irq::IrqLine;
-use crate::pic::widen;
 
 const REG_A: usize = 0x0A;
 const REG_B: usize = 0x0B;

@@ -8,8 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::bus::widen;
 use crate::bus::PortIo;
-use crate::pic::widen;
 use crate::sink::ByteSink;
 
 /// Port 0x80.

@@ -13,8 +13,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::bus::widen;
 use crate::bus::PortIo;
-use crate::pic::widen;
 
 /// Guest physical memory as DMA sees it (implemented by `mmu::DmaMemory`).
 pub trait GuestMemory {

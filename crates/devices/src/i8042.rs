@@ -14,10 +14,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use crate::bus::widen;
 use crate::bus::PortIo;
 use crate::irq::IrqLine;
 use crate::keycode::{translate_set2, KeyCode};
-use crate::pic::widen;
 use crate::ps2kbd::Keyboard;
 use crate::ps2mouse::Mouse;
 use crate::sysctl::SystemControl;

@@ -113,9 +113,16 @@ impl KeyCode {
 /// The 8042's translation of one set 2 byte (not 0xF0) to set 1. Bytes that
 /// are no set 2 key code (prefixes, replies like 0xFA/0xAA) pass unchanged.
 pub fn translate_set2(byte: u8) -> u8 {
-    KEYS.iter()
-        .find(|k| k.2 as u8 == byte)
-        .map_or(byte, |k| k.1 as u8)
+    match byte {
+        // Not keys of the table but in the 8042's: the "set 2" reply to the
+        // get-scan-code-set command, and Alt+Print Screen (SysRq).
+        0x02 => 0x41,
+        0x84 => 0x54,
+        _ => KEYS
+            .iter()
+            .find(|k| k.2 as u8 == byte)
+            .map_or(byte, |k| k.1 as u8),
+    }
 }
 
 #[cfg(test)]
@@ -150,5 +157,7 @@ mod tests {
         }
         assert_eq!(translate_set2(0xFA), 0xFA);
         assert_eq!(translate_set2(0x83), 0x41);
+        // Scan code set replies as a translating 8042 delivers them.
+        assert_eq!([1, 2, 3].map(translate_set2), [0x43, 0x41, 0x3F]);
     }
 }

@@ -8,16 +8,23 @@
 //!
 //! A guest can program any device with any value: unknown ports and bad
 //! commands are logged and ignored, never a panic.
+//!
+//! Wiring: devices raise interrupts through [`IrqLine`]s into the
+//! [`PicPair`]; A20 and reset requests go to the shared [`SystemControl`];
+//! timed devices (PIT, CMOS, UARTs) are advanced by the machine calling their
+//! `poll(now_ns)`, which returns when they next need it. [`Platform`] builds
+//! the standard PC port map from all of them.
 
 pub mod bus;
 pub mod clock;
 pub mod cmos;
 pub mod debugport;
+pub mod disk;
 pub mod dma;
 pub mod fw_cfg;
-pub mod irq;
 pub mod i440fx;
 pub mod i8042;
+pub mod irq;
 pub mod keycode;
 pub mod pci;
 pub mod pic;
@@ -39,5 +46,11 @@ mod testutil;
 
 pub use bus::{PortBus, PortIo};
 pub use clock::{Clock, FakeClock, SharedClock};
+pub use dma::{Dma, DmaDirection, GuestMemory};
 pub use irq::{IrqController, IrqLine};
+pub use keycode::KeyCode;
+pub use pci::{ConfigSpace, PciBus, PciFunction};
 pub use pic::PicPair;
+pub use platform::{Platform, PlatformConfig};
+pub use sink::{ByteSink, CaptureSink, FileSink, NullSink, StdoutSink};
+pub use sysctl::SystemControl;

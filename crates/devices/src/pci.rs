@@ -124,7 +124,10 @@ impl ConfigSpace {
 
     /// Declares an expansion ROM of `size` bytes (a power of two, >= 2 KiB).
     pub fn set_rom_bar(&mut self, size: u32) {
-        let size = size.max(2048).next_power_of_two();
+        let size = size
+            .max(2048)
+            .checked_next_power_of_two()
+            .unwrap_or(0x8000_0000);
         let m = (!(size - 1) & 0xFFFF_F800) | 1;
         let o = PCI_ROM as usize;
         self.data[o..o + 4].fill(0);
@@ -183,16 +186,41 @@ impl ConfigSpace {
     }
 }
 
-/// A function that is just a configuration space (for tests and simple
-/// devices with no side effects).
-pub struct PlainFunction(pub ConfigSpace);
+/// Called after every configuration write with the new contents (e.g. so
+/// the machine can move a BAR's mapping).
+pub type ConfigHook = Box<dyn FnMut(&ConfigSpace) + Send>;
+
+/// A function that is a configuration space and nothing else, optionally
+/// telling the machine about writes: enough for devices whose registers
+/// live elsewhere (VGA's framebuffer BAR, for instance).
+pub struct PlainFunction {
+    pub config: ConfigSpace,
+    hook: Option<ConfigHook>,
+}
+
+impl PlainFunction {
+    pub fn new(config: ConfigSpace) -> Self {
+        PlainFunction { config, hook: None }
+    }
+
+    pub fn with_hook(config: ConfigSpace, hook: ConfigHook) -> Self {
+        PlainFunction {
+            config,
+            hook: Some(hook),
+        }
+    }
+}
 
 impl PciFunction for PlainFunction {
     fn config_read(&mut self, offset: u8) -> u32 {
-        self.0.read(offset)
+        self.config.read(offset)
     }
+
     fn config_write(&mut self, offset: u8, size: u8, val: u32) {
-        self.0.write(offset, size, val)
+        self.config.write(offset, size, val);
+        if let Some(h) = &mut self.hook {
+            h(&self.config);
+        }
     }
 }
 
@@ -328,7 +356,7 @@ mod tests {
         c.set_rom_bar(0x10000);
         c.set_interrupt_pin(1);
         let mut bus = PciBus::new(None);
-        bus.add(2, 0, Box::new(PlainFunction(c))).unwrap();
+        bus.add(2, 0, Box::new(PlainFunction::new(c))).unwrap();
         bus
     }
 
@@ -405,6 +433,23 @@ mod tests {
     }
 
     #[test]
+    fn write_hook_sees_bar_moves() {
+        let mut c = ConfigSpace::new(0x1234, 0x1111, 0x030000, 2, 0);
+        c.set_bar(0, 16 << 20, BarKind::Mem32 { prefetchable: true });
+        let seen = Arc::new(std::sync::Mutex::new(None));
+        let s2 = seen.clone();
+        let f = PlainFunction::with_hook(
+            c,
+            Box::new(move |cfg: &ConfigSpace| *s2.lock().unwrap() = cfg.bar_address(0)),
+        );
+        let mut bus = PciBus::new(None);
+        bus.add(2, 0, Box::new(f)).unwrap();
+        cfg_write(&mut bus, 2 << 3, 0x10, 0xFD00_0000);
+        cfg_write(&mut bus, 2 << 3, 0x04, 0x0002);
+        assert_eq!(*seen.lock().unwrap(), Some(0xFD00_0000));
+    }
+
+    #[test]
     fn reset_control_register() {
         let sys = SystemControl::new();
         let mut bus = PciBus::new(Some(sys.clone()));
@@ -416,7 +461,7 @@ mod tests {
             .add(
                 32,
                 0,
-                Box::new(PlainFunction(ConfigSpace::new(1, 1, 0, 0, 0)))
+                Box::new(PlainFunction::new(ConfigSpace::new(1, 1, 0, 0, 0)))
             )
             .is_err());
     }

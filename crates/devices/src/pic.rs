@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 
-use crate::bus::{lock, PortIo};
+use crate::bus::{lock, widen, PortIo};
 use crate::irq::IrqController;
 
 /// One 8259A: its guest-visible registers.
@@ -235,6 +235,9 @@ impl PicPair {
     /// Drives input `irq` (0..=15).
     pub fn set_irq(&mut self, irq: u8, level: bool) {
         match irq {
+            // Master input 2 is the cascade; the ISA bus's IRQ2 pin is wired
+            // to IRQ9 on the AT.
+            2 => self.set_irq(9, level),
             0..=7 => self.master.set_line(irq, level),
             8..=15 => {
                 self.slave.set_line(irq - 8, level);
@@ -349,15 +352,6 @@ impl PortIo for PicPair {
     }
 }
 
-/// An 8-bit register read at a wider size: upper bytes read as open bus.
-pub(crate) fn widen(v: u8, size: u8) -> u32 {
-    match size {
-        1 => v as u32,
-        2 => 0xFF00 | v as u32,
-        _ => 0xFFFF_FF00 | v as u32,
-    }
-}
-
 impl IrqController for Mutex<PicPair> {
     fn set_irq(&self, irq: u8, level: bool) {
         lock(self).set_irq(irq, level);
@@ -444,9 +438,15 @@ mod tests {
         assert!(pic.interrupt_pending());
         let was = pic.master.clone();
         pic.set_irq(11, false);
-        pic.master = was; // INTR already seen by the CPU
-        pic.master.irr |= 4;
+        // Withdrawn before INTA: the master's cascade request is gone too,
+        // so the master answers with its own spurious vector.
+        assert_eq!(pic.clone().acknowledge(), 0x0F);
+        // Withdrawn between the master's and the slave's part of INTA
+        // (modelled by keeping the master's view): the slave's spurious IRQ15.
+        pic.master = was;
         assert_eq!(pic.acknowledge(), 0x77);
+        pic.write(0x20, 1, 0x0B);
+        assert_eq!(pic.read(0x20, 1), 0x04, "the master still needs its EOI");
     }
 
     #[test]
@@ -511,6 +511,14 @@ mod tests {
         assert_eq!(pic.read(0x20, 1), 0x84);
         pic.write(0x20, 1, 0x0C);
         assert_eq!(pic.read(0x20, 1), 0x00);
+    }
+
+    #[test]
+    fn isa_irq2_is_irq9() {
+        let mut pic = PicPair::new();
+        init(&mut pic, 0x01);
+        edge(&mut pic, 2);
+        assert_eq!(pic.acknowledge(), 0x71);
     }
 
     #[test]

@@ -160,7 +160,7 @@ mod tests {
             .add(
                 PIIX3_DEV,
                 PIIX3_IDE_FUNC,
-                Box::new(crate::pci::PlainFunction(ConfigSpace::new(
+                Box::new(crate::pci::PlainFunction::new(ConfigSpace::new(
                     0x8086, 0x7010, 0x010180, 0, 0
                 )))
             )

@@ -12,10 +12,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::bus::widen;
 use crate::bus::PortIo;
 use crate::clock::SharedClock;
 use crate::irq::IrqLine;
-use crate::pic::widen;
 
 /// The PIT's input clock in Hz.
 pub const PIT_HZ: u64 = 1_193_182;
@@ -326,15 +326,20 @@ impl Pit {
         let ch = &self.state.channels[0];
         let last = self.state.last_poll_ns.min(now_ns);
         self.state.last_poll_ns = now_ns;
-        let start = ch.start_ns?;
+        let out = ch.out(now_ns);
+        let Some(start) = ch.start_ns else {
+            self.irq0.set_level(out);
+            return None;
+        };
+        // Ticks since counting began, at the last poll (0 if it began since).
         let t0 = ns_to_ticks(last.saturating_sub(start));
         let t1 = ns_to_ticks(now_ns.saturating_sub(start));
-        let before = last >= start;
-        if before && ch.rising_edges(t0, t1) > 0 || !before && ch.rising_edges(0, t1) > 0 {
+        if ch.rising_edges(t0, t1) > 0 {
+            // Several missed periods still make one request, as on a PIC.
             self.irq0.set_level(false);
             self.irq0.set_level(true);
         }
-        self.irq0.set_level(ch.out(now_ns));
+        self.irq0.set_level(out);
         ch.next_edge(t1)
             .map(|t| start.saturating_add(ticks_to_ns(t)))
     }

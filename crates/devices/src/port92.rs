@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+use crate::bus::widen;
 use crate::bus::PortIo;
-use crate::pic::widen;
 use crate::sysctl::SystemControl;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]

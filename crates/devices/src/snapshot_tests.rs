@@ -52,7 +52,12 @@ fn all_device_states_round_trip() {
     round_trip(&uart.state);
 
     let mut dma = crate::dma::Dma::new();
-    hammer(&mut dma, &(0..16).chain(0xC0..0xE0).collect::<Vec<_>>(), 500, 6);
+    hammer(
+        &mut dma,
+        &(0..16).chain(0xC0..0xE0).collect::<Vec<_>>(),
+        500,
+        6,
+    );
     round_trip(&dma.state);
 
     let mut fw = crate::fw_cfg::FwCfg::new(1 << 26, 1);

@@ -14,10 +14,10 @@
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
+use crate::bus::widen;
 use crate::bus::PortIo;
 use crate::clock::SharedClock;
 use crate::irq::IrqLine;
-use crate::pic::widen;
 pub use crate::sink::ByteSink as SerialBackend;
 
 pub const COM1: u16 = 0x3F8;
@@ -218,10 +218,11 @@ impl Uart {
 
     /// Raises the character-timeout interrupt when due; returns when the
     /// next timeout would fall, if one is armed.
-    pub fn poll(&mut self, _now_ns: u64) -> Option<u64> {
+    pub fn poll(&mut self, now_ns: u64) -> Option<u64> {
         self.update_irq();
         if self.state.ier & IER_RDA != 0 {
-            self.timeout_at()
+            // A timeout already due has raised its interrupt: nothing to wait for.
+            self.timeout_at().filter(|&t| t > now_ns)
         } else {
             None
         }
@@ -398,6 +399,7 @@ mod tests {
         clock.set(due);
         u.poll(clock.now_ns());
         assert_eq!(u.read(B + 2, 1), 0xCC, "character timeout");
+        assert_eq!(u.poll(clock.now_ns()), None, "no deadline in the past");
         assert!(rec.level(4));
         u.read(B, 1);
         u.read(B, 1);

@@ -20,7 +20,12 @@ fn paged_mmu() -> (Mmu, PagingCtx) {
             phys.write_u32(pt + i * 4, page | 0x67);
         }
     }
-    let ctx = PagingCtx { cr0: CR0_PG | CR0_WP | 1, cr3: PD, cr4: 0, cpl: 3 };
+    let ctx = PagingCtx {
+        cr0: CR0_PG | CR0_WP | 1,
+        cr3: PD,
+        cr4: 0,
+        cpl: 3,
+    };
     (Mmu::new(phys), ctx)
 }
 
@@ -32,14 +37,18 @@ fn hit(c: &mut Criterion) {
         b.iter(|| m.read_u32(black_box(&ctx), black_box(va)).unwrap())
     });
     c.bench_function("tlb_hit_write_u32", |b| {
-        b.iter(|| m.write_u32(black_box(&ctx), black_box(va), black_box(7)).unwrap())
+        b.iter(|| {
+            m.write_u32(black_box(&ctx), black_box(va), black_box(7))
+                .unwrap()
+        })
     });
     // 64 distinct pages, all resident: the hit path with varying indices.
     let mut i = 0u32;
     c.bench_function("tlb_hit_read_u32_64_pages", |b| {
         b.iter(|| {
             i = i.wrapping_add(1);
-            m.read_u32(black_box(&ctx), 0x20_0000 + (i & 63) * 4096 + 8).unwrap()
+            m.read_u32(black_box(&ctx), 0x20_0000 + (i & 63) * 4096 + 8)
+                .unwrap()
         })
     });
 }
@@ -52,13 +61,15 @@ fn miss(c: &mut Criterion) {
     c.bench_function("tlb_miss_walk_read_u32", |b| {
         b.iter(|| {
             flip ^= 1;
-            m.read_u32(black_box(&ctx), 0x30_0000 + flip * stride).unwrap()
+            m.read_u32(black_box(&ctx), 0x30_0000 + flip * stride)
+                .unwrap()
         })
     });
     c.bench_function("tlb_miss_walk_write_u32", |b| {
         b.iter(|| {
             flip ^= 1;
-            m.write_u32(black_box(&ctx), 0x30_0000 + flip * stride, 3).unwrap()
+            m.write_u32(black_box(&ctx), 0x30_0000 + flip * stride, 3)
+                .unwrap()
         })
     });
     c.bench_function("page_crossing_read_u32", |b| {

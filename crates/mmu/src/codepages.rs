@@ -51,7 +51,10 @@ impl CodePages {
     /// Marks the page holding `paddr` as code; true if it was not marked.
     pub(crate) fn mark(&self, paddr: u32) -> bool {
         match self.page(paddr) {
-            Some((w, b)) => self.code[w].fetch_or(b, Ordering::Relaxed) & b == 0,
+            Some((w, b)) => {
+                self.code[w].load(Ordering::Relaxed) & b == 0
+                    && self.code[w].fetch_or(b, Ordering::Relaxed) & b == 0
+            }
             None => false,
         }
     }
@@ -92,6 +95,9 @@ impl CodePages {
             return;
         }
         for (si, s) in self.summary.iter().enumerate() {
+            if s.load(Ordering::Relaxed) == 0 {
+                continue;
+            }
             let mut sbits = s.swap(0, Ordering::Relaxed);
             while sbits != 0 {
                 let w = si * 64 + sbits.trailing_zeros() as usize;

@@ -12,31 +12,35 @@
 use std::sync::Arc;
 
 use crate::codepages::CodePages;
+use crate::control::MapState;
 use crate::phys::{HOLE_END, HOLE_START};
 use crate::ram::RamBlock;
-use crate::shadow::{ShadowMap, SHADOW_START};
+use crate::shadow::SHADOW_START;
 
 /// Cloneable, `Send` access to guest RAM for devices.
 #[derive(Clone)]
 pub struct DmaMemory {
     ram: Arc<RamBlock>,
     code: Arc<CodePages>,
-    shadow: Arc<ShadowMap>,
+    map: Arc<MapState>,
 }
 
 impl DmaMemory {
-    pub(crate) fn new(ram: Arc<RamBlock>, code: Arc<CodePages>, shadow: Arc<ShadowMap>) -> Self {
-        DmaMemory { ram, code, shadow }
+    pub(crate) fn new(ram: Arc<RamBlock>, code: Arc<CodePages>, map: Arc<MapState>) -> Self {
+        DmaMemory { ram, code, map }
     }
 
     /// Whether the page-sized chunk at `a` is RAM for this direction.
     fn is_ram(&self, a: u64, write: bool) -> bool {
-        if a >= self.ram.len() as u64 || (u64::from(HOLE_START)..u64::from(SHADOW_START)).contains(&a) {
+        if a >= self.ram.len() as u64
+            || (u64::from(HOLE_START)..u64::from(SHADOW_START)).contains(&a)
+        {
             return false;
         }
         if (u64::from(SHADOW_START)..u64::from(HOLE_END)).contains(&a) {
             let a = a as u32;
-            return if write { self.shadow.write_ram(a) } else { self.shadow.read_ram(a) };
+            let s = &self.map.shadow;
+            return if write { s.write_ram(a) } else { s.read_ram(a) };
         }
         true
     }

@@ -11,13 +11,23 @@
 //!   privilege class) whose entry layout generated code depends on, the
 //!   shared slow paths (also as `extern "sysv64"` functions in [`slowpath`]),
 //!   and self-modifying-code tracking over physical pages;
-//! - [`DmaMemory`]: a cloneable handle devices keep to DMA into guest RAM.
+//! - [`DmaMemory`]: a cloneable handle devices keep to DMA into guest RAM;
+//! - [`MapControl`]: a cloneable handle devices keep to flip A20 and PAM
+//!   shadowing (engines then call [`Mmu::sync_map_changes`]).
+//!
+//! Contract with the CPU engines: pass the current [`PagingCtx`] to every
+//! access; call [`Mmu::flush_all`] when CR0.PG/WP/PE or CR4.PSE/PGE/PAE
+//! change, [`Mmu::flush_non_global`] on MOV CR3, [`Mmu::invlpg`] on INVLPG,
+//! [`Mmu::sync_map_changes`] after port I/O; register decoded code with
+//! [`Mmu::mark_code_page`] and poll [`Mmu::smc_pending`] after stores.
 //!
 //! Left out: PAE and NX (the walker is split by paging mode so PAE can be
 //! added as another mode), PSE-36, reserved-bit (#PF RSVD) checks, SMAP/SMEP,
 //! caching attributes (PAT/MTRR/PCD/PWT are ignored) and SMRAM.
 
+mod access;
 mod codepages;
+mod control;
 mod dma;
 mod mmu;
 mod phys;
@@ -27,12 +37,16 @@ pub mod slowpath;
 mod tlb;
 mod walk;
 
+#[cfg(test)]
+mod test_util;
+
+pub use control::MapControl;
 pub use dma::DmaMemory;
 pub use mmu::Mmu;
 pub use phys::PhysMem;
 pub use slowpath::{slow_fetch, slow_read, slow_write};
 pub use tlb::{
-    Tlb, TlbEntry, TLB_BITS, TLB_CODE, TLB_ENTRY_ADDEND_OFFSET, TLB_ENTRY_EXEC_OFFSET,
+    tlb_index, Tlb, TlbEntry, TLB_BITS, TLB_CODE, TLB_ENTRY_ADDEND_OFFSET, TLB_ENTRY_EXEC_OFFSET,
     TLB_ENTRY_PADDR_OFFSET, TLB_ENTRY_READ_OFFSET, TLB_ENTRY_WRITE_OFFSET, TLB_FLAG_MASK,
     TLB_INVALID, TLB_MMIO, TLB_NOTDIRTY, TLB_SIZE,
 };

@@ -16,6 +16,7 @@
 use std::sync::Arc;
 
 use crate::codepages::CodePages;
+use crate::control::{MapControl, MapState};
 use crate::dma::DmaMemory;
 use crate::ram::RamBlock;
 use crate::shadow::{ShadowMap, SHADOW_END, SHADOW_START};
@@ -78,11 +79,9 @@ pub struct PhysMem {
     ram: Arc<RamBlock>,
     ram_size: u32,
     pub(crate) code: Arc<CodePages>,
-    shadow: Arc<ShadowMap>,
+    state: Arc<MapState>,
     roms: Vec<RomRegion>,
     mmio: Vec<MmioRegion>,
-    a20_mask: u32,
-    generation: u64,
 }
 
 impl PhysMem {
@@ -98,11 +97,9 @@ impl PhysMem {
             ram: Arc::new(ram),
             ram_size,
             code: Arc::new(CodePages::new(ram_size >> 12)),
-            shadow: Arc::new(ShadowMap::default()),
+            state: Arc::new(MapState::new()),
             roms: Vec::new(),
             mmio: Vec::new(),
-            a20_mask: u32::MAX,
-            generation: 0,
         })
     }
 
@@ -118,10 +115,39 @@ impl PhysMem {
         self.ram.base()
     }
 
-    /// Counter bumped by every change of the map (regions, shadowing, A20).
-    /// [`crate::Mmu`] flushes its TLB when it sees it move.
+    /// Counter bumped by every change of the map (regions, shadowing, A20,
+    /// also through a [`MapControl`]). [`crate::Mmu`] flushes its TLB when
+    /// it sees it move.
     pub fn generation(&self) -> u64 {
-        self.generation
+        self.state.generation()
+    }
+
+    /// Copies RAM bytes at offset `off` into `buf`, ignoring the memory map
+    /// (the legacy hole reads the RAM underneath; beyond RAM reads all ones).
+    /// For snapshots and debuggers.
+    pub fn read_ram_raw(&self, off: u32, buf: &mut [u8]) {
+        self.ram.read(off as usize, buf);
+    }
+
+    /// Copies `data` into RAM at offset `off`, ignoring the memory map
+    /// (ROM, MMIO and shadow settings); writes reaching past RAM are dropped
+    /// whole. Code pages touched are recorded. For snapshots and loaders.
+    pub fn write_ram_raw(&mut self, off: u32, data: &[u8]) {
+        self.ram.write(off as usize, data);
+        self.code.record_write_range(off, data.len() as u64);
+    }
+
+    /// The shadow setting `(read_ram, write_ram)` of the granule holding
+    /// `paddr` (both false outside 0xC0000..0x100000). For snapshots.
+    pub fn shadow_flags(&self, paddr: u32) -> (bool, bool) {
+        let s = &self.state.shadow;
+        (s.read_ram(paddr), s.write_ram(paddr))
+    }
+
+    /// A handle devices keep to flip A20 and PAM shadowing (see
+    /// [`MapControl`] for the flush rule).
+    pub fn map_control(&self) -> MapControl {
+        MapControl::new(self.state.clone(), self.code.clone())
     }
 
     fn check_region(&self, base: u32, len: u64) -> Result<()> {
@@ -132,14 +158,22 @@ impl PhysMem {
         let b = u64::from(base);
         let clash = overlaps(b, end, 0, u64::from(HOLE_START))
             || overlaps(b, end, u64::from(HOLE_END), u64::from(self.ram_size))
-            || self
-                .roms
-                .iter()
-                .any(|r| overlaps(b, end, u64::from(r.base), u64::from(r.base) + r.data.len() as u64))
-            || self
-                .mmio
-                .iter()
-                .any(|m| overlaps(b, end, u64::from(m.base), u64::from(m.base) + u64::from(m.len)));
+            || self.roms.iter().any(|r| {
+                overlaps(
+                    b,
+                    end,
+                    u64::from(r.base),
+                    u64::from(r.base) + r.data.len() as u64,
+                )
+            })
+            || self.mmio.iter().any(|m| {
+                overlaps(
+                    b,
+                    end,
+                    u64::from(m.base),
+                    u64::from(m.base) + u64::from(m.len),
+                )
+            });
         if clash {
             return Err(MemError::Overlap { base, len });
         }
@@ -154,7 +188,7 @@ impl PhysMem {
             base,
             data: data.into(),
         });
-        self.generation += 1;
+        self.state.bump();
         Ok(())
     }
 
@@ -163,7 +197,7 @@ impl PhysMem {
     pub fn add_mmio(&mut self, base: u32, len: u32, dev: Box<dyn Mmio>) -> Result<()> {
         self.check_region(base, u64::from(len))?;
         self.mmio.push(MmioRegion { base, len, dev });
-        self.generation += 1;
+        self.state.bump();
         Ok(())
     }
 
@@ -172,34 +206,28 @@ impl PhysMem {
     /// dropped. Parts of the range outside the area are ignored. Code pages
     /// whose read source changes are reported as written (SMC).
     pub fn set_shadow(&mut self, base: u32, len: u32, read_ram: bool, write_ram: bool) {
-        for g in self.shadow.set(base, len, read_ram, write_ram) {
-            self.code.record_write_range(g, u64::from(ShadowMap::GRANULE));
-        }
-        self.generation += 1;
+        self.state
+            .set_shadow(&self.code, base, len, read_ram, write_ram);
     }
 
     /// Opens (true) or closes the A20 gate; closed, bit 20 of every address
     /// reads as 0 (wrap-around at 1 MiB).
     pub fn set_a20(&mut self, enabled: bool) {
-        let mask = if enabled { u32::MAX } else { !(1 << 20) };
-        if mask != self.a20_mask {
-            self.a20_mask = mask;
-            self.generation += 1;
-        }
+        self.state.set_a20(enabled);
     }
 
     pub fn a20_enabled(&self) -> bool {
-        self.a20_mask == u32::MAX
+        self.a20_mask() == u32::MAX
     }
 
     #[inline(always)]
     pub(crate) fn a20_mask(&self) -> u32 {
-        self.a20_mask
+        self.state.a20_mask()
     }
 
     /// A handle devices keep to DMA into guest RAM.
     pub fn dma(&self) -> DmaMemory {
-        DmaMemory::new(self.ram.clone(), self.code.clone(), self.shadow.clone())
+        DmaMemory::new(self.ram.clone(), self.code.clone(), self.state.clone())
     }
 
     /// True if [a, a+len) is RAM that no region or shadow setting overlays.
@@ -223,8 +251,8 @@ impl PhysMem {
                 return Target::Split;
             }
             let to_ram = match dir {
-                Dir::Read => self.shadow.read_ram(a),
-                Dir::Write => self.shadow.write_ram(a),
+                Dir::Read => self.state.shadow.read_ram(a),
+                Dir::Write => self.state.shadow.write_ram(a),
             };
             if to_ram {
                 return Target::Ram(a);
@@ -262,6 +290,10 @@ impl PhysMem {
     /// writes, where it is plain memory (RAM or whole-page ROM for reads,
     /// RAM for writes). Used by the TLB refill.
     pub(crate) fn page_host(&self, ppage: u32) -> (Option<usize>, Option<usize>) {
+        if self.plain_ram(ppage, 4096) {
+            let h = Some(self.ram.base() as usize + ppage as usize);
+            return (h, h);
+        }
         let host = |t: Target, allow_rom: bool| match t {
             Target::Ram(off) => Some(self.ram.base() as usize + off as usize),
             Target::Rom(i, off) if allow_rom => Some(self.roms[i].data.as_ptr() as usize + off),
@@ -276,7 +308,7 @@ impl PhysMem {
     /// Reads a page-table entry (4-byte aligned): the walker's hot path.
     #[inline(always)]
     pub(crate) fn read_entry(&mut self, paddr: u32) -> u32 {
-        let a = paddr & self.a20_mask & !3;
+        let a = paddr & self.a20_mask() & !3;
         if self.plain_ram(a, 4) {
             // SAFETY: plain_ram guarantees [a, a+4) < ram_size, inside the
             // mapping; the read is unaligned-safe.
@@ -288,7 +320,7 @@ impl PhysMem {
     /// Little-endian read of `n` (1..=8) bytes at `paddr`.
     #[inline]
     pub(crate) fn read_sized(&mut self, paddr: u32, n: u32) -> u64 {
-        let a = paddr & self.a20_mask;
+        let a = paddr & self.a20_mask();
         if (a & 0xFFF) + n <= 4096 {
             if self.plain_ram(a, n) {
                 return self.ram.read_le(a as usize, n as usize);
@@ -299,7 +331,9 @@ impl PhysMem {
     }
 
     fn read_bytewise(&mut self, paddr: u32, n: u32) -> u64 {
-        (0..n).fold(0, |v, i| v | self.read_sized(paddr.wrapping_add(i), 1) << (8 * i))
+        (0..n).fold(0, |v, i| {
+            v | self.read_sized(paddr.wrapping_add(i), 1) << (8 * i)
+        })
     }
 
     fn read_target(&mut self, a: u32, n: u32) -> u64 {
@@ -330,7 +364,7 @@ impl PhysMem {
     /// Little-endian write of the low `n` (1..=8) bytes of `v` at `paddr`.
     #[inline]
     pub(crate) fn write_sized(&mut self, paddr: u32, n: u32, v: u64) {
-        let a = paddr & self.a20_mask;
+        let a = paddr & self.a20_mask();
         if (a & 0xFFF) + n <= 4096 {
             if self.plain_ram(a, n) {
                 self.ram.write_le(a as usize, n as usize, v);
@@ -400,7 +434,7 @@ impl PhysMem {
     pub fn read_bytes(&mut self, paddr: u32, buf: &mut [u8]) {
         let mut done = 0usize;
         while done < buf.len() {
-            let a = paddr.wrapping_add(done as u32) & self.a20_mask;
+            let a = paddr.wrapping_add(done as u32) & self.a20_mask();
             let chunk = ((4096 - (a & 0xFFF)) as usize).min(buf.len() - done);
             let out = &mut buf[done..done + chunk];
             match self.resolve(a, chunk as u32, Dir::Read) {
@@ -422,7 +456,7 @@ impl PhysMem {
     pub fn write_bytes(&mut self, paddr: u32, data: &[u8]) {
         let mut done = 0usize;
         while done < data.len() {
-            let a = paddr.wrapping_add(done as u32) & self.a20_mask;
+            let a = paddr.wrapping_add(done as u32) & self.a20_mask();
             let chunk = ((4096 - (a & 0xFFF)) as usize).min(data.len() - done);
             let src = &data[done..done + chunk];
             match self.resolve(a, chunk as u32, Dir::Write) {
@@ -468,9 +502,18 @@ mod tests {
     #[test]
     fn ram_sizes_are_validated() {
         assert!(PhysMem::new(1 << 20).is_ok());
-        assert!(matches!(PhysMem::new(512 << 10), Err(MemError::BadRamSize(_))));
-        assert!(matches!(PhysMem::new((1 << 20) + 1), Err(MemError::BadRamSize(_))));
-        assert!(matches!(PhysMem::new((3 << 30) + 4096), Err(MemError::BadRamSize(_))));
+        assert!(matches!(
+            PhysMem::new(512 << 10),
+            Err(MemError::BadRamSize(_))
+        ));
+        assert!(matches!(
+            PhysMem::new((1 << 20) + 1),
+            Err(MemError::BadRamSize(_))
+        ));
+        assert!(matches!(
+            PhysMem::new((3 << 30) + 4096),
+            Err(MemError::BadRamSize(_))
+        ));
     }
 
     #[test]
@@ -495,7 +538,11 @@ mod tests {
             m.write_u32(a, 0);
             assert_eq!(m.read_u32(a), 0xFFFF_FFFF, "{a:#x}");
         }
-        assert_eq!(m.read_u64(0xFFFF_FFFC), 0xFFFF_FFFF, "upper half wraps to RAM at 0");
+        assert_eq!(
+            m.read_u64(0xFFFF_FFFC),
+            0xFFFF_FFFF,
+            "upper half wraps to RAM at 0"
+        );
         // Straddling the end of RAM: the RAM half reads RAM, the rest ones.
         m.write_u16((4 << 20) - 2, 0x1234);
         assert_eq!(m.read_u32((4 << 20) - 2), 0xFFFF_1234);
@@ -527,13 +574,28 @@ mod tests {
     #[test]
     fn bad_regions_are_rejected() {
         let mut m = mem();
-        assert!(matches!(m.add_rom(0x9F000, &[0; 0x2000]), Err(MemError::Overlap { .. })));
-        assert!(matches!(m.add_rom(0x1000, &[0; 16]), Err(MemError::Overlap { .. })));
-        assert!(matches!(m.add_rom(0xFFFF_F000, &[0; 0x2000]), Err(MemError::BadRegion { .. })));
-        assert!(matches!(m.add_rom(0xC0000, &[]), Err(MemError::BadRegion { .. })));
+        assert!(matches!(
+            m.add_rom(0x9F000, &[0; 0x2000]),
+            Err(MemError::Overlap { .. })
+        ));
+        assert!(matches!(
+            m.add_rom(0x1000, &[0; 16]),
+            Err(MemError::Overlap { .. })
+        ));
+        assert!(matches!(
+            m.add_rom(0xFFFF_F000, &[0; 0x2000]),
+            Err(MemError::BadRegion { .. })
+        ));
+        assert!(matches!(
+            m.add_rom(0xC0000, &[]),
+            Err(MemError::BadRegion { .. })
+        ));
         m.add_rom(0xC0000, &[0; 0x8000]).unwrap();
         let d = Box::new(LogDev::default());
-        assert!(matches!(m.add_mmio(0xC4000, 0x1000, d.clone()), Err(MemError::Overlap { .. })));
+        assert!(matches!(
+            m.add_mmio(0xC4000, 0x1000, d.clone()),
+            Err(MemError::Overlap { .. })
+        ));
         m.add_mmio(0xA0000, 0x20000, d).unwrap();
     }
 
@@ -575,7 +637,11 @@ mod tests {
         m.set_a20(false);
         assert!(!m.a20_enabled());
         assert_eq!(m.read_u32(0x10_0010), 0x2222_2222);
-        assert_eq!(m.read_u32(0x30_0010), 0x4444_4444, "bit 20 masked, bit 21 kept");
+        assert_eq!(
+            m.read_u32(0x30_0010),
+            0x4444_4444,
+            "bit 20 masked, bit 21 kept"
+        );
         m.write_u8(0x10_0010, 0x33);
         assert_eq!(m.read_u8(0x10), 0x33);
         m.set_a20(true);
@@ -614,7 +680,10 @@ mod tests {
         m.add_rom(0xF0000, &[0; 0x10000]).unwrap();
         m.add_rom(0xC0000, &[0; 0x800]).unwrap();
         let base = m.ram_base_ptr() as usize;
-        assert_eq!(m.page_host(0x5000), (Some(base + 0x5000), Some(base + 0x5000)));
+        assert_eq!(
+            m.page_host(0x5000),
+            (Some(base + 0x5000), Some(base + 0x5000))
+        );
         let (r, w) = m.page_host(0xF1000);
         assert!(r.is_some() && w.is_none());
         assert_eq!(m.page_host(0xC0000), (None, None), "partial ROM page");
@@ -622,6 +691,31 @@ mod tests {
         m.set_shadow(0xF0000, 0x4000, false, true);
         assert_eq!(m.page_host(0xF1000).1, Some(base + 0xF1000));
         assert_eq!(m.page_host(4 << 20), (None, None));
+    }
+
+    #[test]
+    fn raw_ram_access_ignores_the_map() {
+        let mut m = mem();
+        m.add_rom(0xF0000, &[0x11; 0x10000]).unwrap();
+        m.write_ram_raw(0xF0000, &[1, 2, 3, 4]);
+        assert_eq!(
+            m.read_u32(0xF0000),
+            0x1111_1111,
+            "ROM still wins for the CPU"
+        );
+        let mut b = [0u8; 4];
+        m.read_ram_raw(0xF0000, &mut b);
+        assert_eq!(b, [1, 2, 3, 4]);
+        m.read_ram_raw((4 << 20) - 2, &mut b);
+        assert_eq!(b, [0xFF; 4]);
+        m.write_ram_raw((4 << 20) - 2, &[0; 4]);
+        assert_eq!(m.shadow_flags(0xF0000), (false, false));
+        m.set_shadow(0xF0000, 0x4000, true, false);
+        assert_eq!(m.shadow_flags(0xF3FFF), (true, false));
+        assert_eq!(m.read_u32(0xF0000), 0x0403_0201);
+        m.code.mark(0x5000);
+        m.write_ram_raw(0x4FFF, &[0; 2]);
+        assert!(m.code.pending());
     }
 
     #[test]

@@ -20,7 +20,13 @@ pub const SLOW_OK: u32 = 0;
 pub const SLOW_FAULT: u32 = 1;
 
 /// Data load of `size` bytes at linear `va`.
-pub extern "sysv64" fn slow_read(mmu: &mut Mmu, ctx: &PagingCtx, va: u32, size: u32, out: &mut u64) -> u32 {
+pub extern "sysv64" fn slow_read(
+    mmu: &mut Mmu,
+    ctx: &PagingCtx,
+    va: u32,
+    size: u32,
+    out: &mut u64,
+) -> u32 {
     match mmu.read_slow(ctx, va, size, Access::Read) {
         Ok(v) => {
             *out = v;
@@ -34,7 +40,13 @@ pub extern "sysv64" fn slow_read(mmu: &mut Mmu, ctx: &PagingCtx, va: u32, size: 
 }
 
 /// Instruction fetch of `size` bytes at linear `va`.
-pub extern "sysv64" fn slow_fetch(mmu: &mut Mmu, ctx: &PagingCtx, va: u32, size: u32, out: &mut u64) -> u32 {
+pub extern "sysv64" fn slow_fetch(
+    mmu: &mut Mmu,
+    ctx: &PagingCtx,
+    va: u32,
+    size: u32,
+    out: &mut u64,
+) -> u32 {
     match mmu.read_slow(ctx, va, size, Access::Execute) {
         Ok(v) => {
             *out = v;
@@ -48,7 +60,13 @@ pub extern "sysv64" fn slow_fetch(mmu: &mut Mmu, ctx: &PagingCtx, va: u32, size:
 }
 
 /// Data store of the low `size` bytes of `val` at linear `va`.
-pub extern "sysv64" fn slow_write(mmu: &mut Mmu, ctx: &PagingCtx, va: u32, size: u32, val: u64) -> u32 {
+pub extern "sysv64" fn slow_write(
+    mmu: &mut Mmu,
+    ctx: &PagingCtx,
+    va: u32,
+    size: u32,
+    val: u64,
+) -> u32 {
     match mmu.write_slow(ctx, va, size, val) {
         Ok(()) => SLOW_OK,
         Err(pf) => {
@@ -84,10 +102,27 @@ mod tests {
         assert_eq!(slow_fetch(&mut mmu, &real, 0x2000, 1, &mut out), SLOW_OK);
         assert_eq!(out, 0x22);
         // Paging on with an empty directory at 0: everything faults.
-        let paged = PagingCtx { cr0: CR0_PG | 1, cr3: 0x8000, cr4: 0, cpl: 3 };
+        let paged = PagingCtx {
+            cr0: CR0_PG | 1,
+            cr3: 0x8000,
+            cr4: 0,
+            cpl: 3,
+        };
         assert_eq!(r(&mut mmu, &paged, 0x1234, 2, &mut out), SLOW_FAULT);
-        assert_eq!(mmu.last_fault, Some(PageFault { addr: 0x1234, code: 4 }));
+        assert_eq!(
+            mmu.last_fault,
+            Some(PageFault {
+                addr: 0x1234,
+                code: 4
+            })
+        );
         assert_eq!(w(&mut mmu, &paged, 0x5678, 8, 0), SLOW_FAULT);
-        assert_eq!(mmu.last_fault, Some(PageFault { addr: 0x5678, code: 6 }));
+        assert_eq!(
+            mmu.last_fault,
+            Some(PageFault {
+                addr: 0x5678,
+                code: 6
+            })
+        );
     }
 }

@@ -50,8 +50,9 @@ pub const TLB_FLAG_MASK: u32 = !PAGE_MASK;
 const META_GLOBAL: u8 = 1;
 const META_LARGE: u8 = 2;
 
-/// One TLB entry. See the module docs for the contract.
-#[repr(C)]
+/// One TLB entry. See the module docs for the contract. Aligned to its
+/// size so no entry straddles a cache line.
+#[repr(C, align(32))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TlbEntry {
     pub read: u32,
@@ -64,6 +65,7 @@ pub struct TlbEntry {
 }
 
 const _: () = assert!(size_of::<TlbEntry>() == 32);
+const _: () = assert!(std::mem::align_of::<TlbEntry>() == 32);
 
 /// Byte offsets of the entry fields, for code generators.
 pub const TLB_ENTRY_READ_OFFSET: usize = offset_of!(TlbEntry, read);
@@ -98,7 +100,10 @@ pub fn tlb_index(va: u32) -> usize {
 /// The two TLB tables and their statistics. The boxed tables never move or
 /// change size, so code generators may keep `entries[i].as_ptr()`.
 pub struct Tlb {
-    /// `[supervisor, user]`, each `TLB_SIZE` entries.
+    /// `[supervisor, user]`, each `TLB_SIZE` entries. Public so generated
+    /// code can address them, but only this crate may write entries: the
+    /// fast paths trust a flag-free tag's `addend` (an entry forged from
+    /// outside would make them touch arbitrary host memory).
     pub entries: [Box<[TlbEntry]>; 2],
     /// Accesses served by the inline fast path of [`crate::Mmu`]'s methods.
     pub hits: u64,
@@ -129,15 +134,12 @@ impl Tlb {
     }
 
     /// The entry `va` maps to in table `user` (0 supervisor, 1 user).
+    /// Indexing stays bounds-checked: `entries` is public, so its length is
+    /// not an invariant unsafe code could rely on (the check is one
+    /// well-predicted compare).
     #[inline(always)]
     pub fn entry(&self, user: usize, va: u32) -> &TlbEntry {
-        let idx = tlb_index(va);
-        debug_assert!(user < 2 && idx < self.entries[user].len());
-        // SAFETY: both tables have exactly TLB_SIZE entries (built in `new`,
-        // never resized) and `tlb_index` masks to TLB_SIZE - 1; `user` is
-        // 0 or 1 at every call site (a bool cast), and the array index is
-        // bounds-checked anyway.
-        unsafe { self.entries[user].get_unchecked(idx) }
+        &self.entries[user][tlb_index(va)]
     }
 
     #[inline(always)]
@@ -235,7 +237,10 @@ mod tests {
     #[test]
     fn layout_is_pinned() {
         assert_eq!(size_of::<TlbEntry>(), 32);
-        assert_eq!(std::mem::align_of::<TlbEntry>(), 8);
+        assert_eq!(std::mem::align_of::<TlbEntry>(), 32);
+        let t = Tlb::new();
+        assert_eq!(t.entries[0].as_ptr() as usize % 32, 0);
+        assert_eq!(t.entries[1].len(), TLB_SIZE);
         assert_eq!(tlb_index(0x0040_3FFF), 3);
         assert_eq!(tlb_index(0x0040_0000 + (TLB_SIZE as u32) * 4096), 0);
     }
@@ -286,8 +291,16 @@ mod tests {
         t.invlpg(0x0041_0000);
         assert_eq!(t.entry(0, 0x0040_0000).read, TLB_INVALID);
         assert_eq!(t.entry(0, 0x007F_F000).read, TLB_INVALID);
-        assert_eq!(t.entry(0, 0x0080_1000).read, 0x0080_1000, "other large page");
-        assert_eq!(t.entry(0, 0x0042_0000).read, 0x0042_0000, "4K page in the same region");
+        assert_eq!(
+            t.entry(0, 0x0080_1000).read,
+            0x0080_1000,
+            "other large page"
+        );
+        assert_eq!(
+            t.entry(0, 0x0042_0000).read,
+            0x0042_0000,
+            "4K page in the same region"
+        );
     }
 
     #[test]

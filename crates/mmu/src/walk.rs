@@ -21,7 +21,12 @@
 //! Leaves out: PAE, PSE-36 (PDE bits 13..21 ignored), reserved-bit checks,
 //! and caching-attribute bits.
 
-use crate::{Access, PageFault, PagingCtx, PhysMem, CR0_PG, CR0_WP, CR4_PGE, CR4_PSE, PF_P, PF_U, PF_W};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::{
+    Access, PageFault, PagingCtx, PhysMem, CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, PF_P, PF_U,
+    PF_W,
+};
 
 const P: u32 = 1 << 0;
 const RW: u32 = 1 << 1;
@@ -61,15 +66,25 @@ fn paging_mode(ctx: &PagingCtx) -> PagingMode {
     if ctx.cr0 & CR0_PG == 0 {
         PagingMode::Off
     } else {
-        // CR4.PAE is not implemented; the CPU should not let it be set (and
-        // must not advertise PAE in CPUID).
+        if ctx.cr4 & CR4_PAE != 0 && !PAE_WARNED.swap(true, Ordering::Relaxed) {
+            // The CPU should not let PAE be set (nor advertise it in CPUID).
+            log::warn!("CR4.PAE set but PAE paging is not implemented; walking 32-bit tables");
+        }
         PagingMode::Legacy32
     }
 }
 
+/// Warn about CR4.PAE once per process, not once per walk.
+static PAE_WARNED: AtomicBool = AtomicBool::new(false);
+
 /// Walks the page tables for one access of kind `acc` at linear address
 /// `va`, setting A/D bits as that access would, or returns the #PF.
-pub fn walk(mem: &mut PhysMem, ctx: &PagingCtx, va: u32, acc: Access) -> Result<Translation, PageFault> {
+pub fn walk(
+    mem: &mut PhysMem,
+    ctx: &PagingCtx,
+    va: u32,
+    acc: Access,
+) -> Result<Translation, PageFault> {
     match paging_mode(ctx) {
         PagingMode::Off => Ok(Translation {
             paddr: va,
@@ -116,7 +131,12 @@ fn set_bits(mem: &mut PhysMem, addr: u32, entry: u32, bits: u32) {
     }
 }
 
-fn walk_legacy32(mem: &mut PhysMem, ctx: &PagingCtx, va: u32, acc: Access) -> Result<Translation, PageFault> {
+fn walk_legacy32(
+    mem: &mut PhysMem,
+    ctx: &PagingCtx,
+    va: u32,
+    acc: Access,
+) -> Result<Translation, PageFault> {
     let write = acc == Access::Write;
     let pde_addr = (ctx.cr3 & 0xFFFF_F000) | ((va >> 22) << 2);
     let pde = mem.read_entry(pde_addr);
@@ -153,7 +173,11 @@ fn walk_legacy32(mem: &mut PhysMem, ctx: &PagingCtx, va: u32, acc: Access) -> Re
     let new = A | if write { D } else { 0 };
     // Re-read the PTE in case the PDE write above landed on it (a
     // self-referencing directory).
-    let pte_now = if pte_addr == pde_addr { mem.read_entry(pte_addr) } else { pte };
+    let pte_now = if pte_addr == pde_addr {
+        mem.read_entry(pte_addr)
+    } else {
+        pte
+    };
     set_bits(mem, pte_addr, pte_now, new);
     Ok(Translation {
         paddr: (pte & 0xFFFF_F000) | (va & 0xFFF),
@@ -168,7 +192,6 @@ fn walk_legacy32(mem: &mut PhysMem, ctx: &PagingCtx, va: u32, acc: Access) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::CR4_PAE;
 
     const PD: u32 = 0x1000;
     const PT: u32 = 0x2000;
@@ -210,11 +233,19 @@ mod tests {
                         for cpl in [0u8, 1, 2, 3] {
                             for wp in [false, true] {
                                 for acc in [Access::Read, Access::Write, Access::Execute] {
-                                    let bits = |rw: bool, us: bool| P | (rw as u32) << 1 | (us as u32) << 2;
+                                    let bits = |rw: bool, us: bool| {
+                                        P | (rw as u32) << 1 | (us as u32) << 2
+                                    };
                                     let mut m = setup(bits(pde_rw, pde_us), bits(pte_rw, pte_us));
                                     let c = ctx(cpl, wp);
                                     let r = walk(&mut m, &c, VA, acc);
-                                    let ok = expected_ok(cpl, wp, acc, pde_rw && pte_rw, pde_us && pte_us);
+                                    let ok = expected_ok(
+                                        cpl,
+                                        wp,
+                                        acc,
+                                        pde_rw && pte_rw,
+                                        pde_us && pte_us,
+                                    );
                                     let what = format!("pde rw{pde_rw} us{pde_us} pte rw{pte_rw} us{pte_us} cpl{cpl} wp{wp} {acc:?}");
                                     if ok {
                                         let t = r.expect(&what);
@@ -275,9 +306,21 @@ mod tests {
                 let w = if acc == Access::Write { PF_W } else { 0 };
                 let u = if cpl == 3 { PF_U } else { 0 };
                 let mut m = setup(RW | US, RW | US); // PDE not present
-                assert_eq!(walk(&mut m, &ctx(cpl, true), VA, acc), Err(PageFault { addr: VA, code: w | u }));
+                assert_eq!(
+                    walk(&mut m, &ctx(cpl, true), VA, acc),
+                    Err(PageFault {
+                        addr: VA,
+                        code: w | u
+                    })
+                );
                 let mut m = setup(P | RW | US, RW | US); // PTE not present
-                assert_eq!(walk(&mut m, &ctx(cpl, true), VA, acc), Err(PageFault { addr: VA, code: w | u }));
+                assert_eq!(
+                    walk(&mut m, &ctx(cpl, true), VA, acc),
+                    Err(PageFault {
+                        addr: VA,
+                        code: w | u
+                    })
+                );
                 assert_eq!(m.read_u32(PD + 4) & A, 0);
             }
         }
@@ -295,7 +338,11 @@ mod tests {
         assert_eq!(m.read_u32(PT + 4) & D, 0);
         let t = walk(&mut m, &c, VA, Access::Write).unwrap();
         assert!(t.dirty);
-        assert_eq!(m.read_u32(PD + 4) & (A | D), A, "PDE of a 4K page never gets D");
+        assert_eq!(
+            m.read_u32(PD + 4) & (A | D),
+            A,
+            "PDE of a 4K page never gets D"
+        );
         assert_eq!(m.read_u32(PT + 4) & (A | D), A | D);
         let t = walk(&mut m, &c, VA, Access::Read).unwrap();
         assert!(t.dirty, "reports D already set");
@@ -322,7 +369,12 @@ mod tests {
     #[test]
     fn paging_off_is_identity() {
         let mut m = PhysMem::new(1 << 20).unwrap();
-        let c = PagingCtx { cr0: 1, cr3: 0xDEAD_B000, cr4: 0, cpl: 3 };
+        let c = PagingCtx {
+            cr0: 1,
+            cr3: 0xDEAD_B000,
+            cr4: 0,
+            cpl: 3,
+        };
         let t = walk(&mut m, &c, 0xFFFF_FFFF, Access::Write).unwrap();
         assert_eq!(t.paddr, 0xFFFF_FFFF);
         assert!(t.writable && t.user && t.dirty);
@@ -332,7 +384,12 @@ mod tests {
     fn tables_outside_ram_read_all_ones() {
         let mut m = PhysMem::new(1 << 20).unwrap();
         // PD outside RAM: PDE = 0xFFFFFFFF → present, RW, US, PS → 4 MiB page.
-        let c = PagingCtx { cr0: CR0_PG | CR0_WP | 1, cr3: 0x8000_0000, cr4: CR4_PSE, cpl: 3 };
+        let c = PagingCtx {
+            cr0: CR0_PG | CR0_WP | 1,
+            cr3: 0x8000_0000,
+            cr4: CR4_PSE,
+            cpl: 3,
+        };
         let t = walk(&mut m, &c, VA, Access::Write).unwrap();
         assert_eq!(t.paddr, 0xFFC0_0000 | (VA & 0x3F_FFFF));
         // Without PSE the PTE also comes from 0xFFFFF000 (unmapped): all ones.
@@ -342,7 +399,10 @@ mod tests {
         // PD in RAM, PT outside.
         m.write_u32(PD + 4, 0xE000_0000 | P | RW | US);
         let c = PagingCtx { cr3: PD, ..c };
-        assert_eq!(walk(&mut m, &c, VA, Access::Read).unwrap().paddr, 0xFFFF_F234);
+        assert_eq!(
+            walk(&mut m, &c, VA, Access::Read).unwrap().paddr,
+            0xFFFF_F234
+        );
     }
 
     #[test]
@@ -357,6 +417,10 @@ mod tests {
         assert_eq!(t.paddr, 0x5004);
         let t = walk(&mut m, &c, 0x0000_0010, Access::Write).unwrap();
         assert_eq!(t.paddr, PD | 0x10);
-        assert_eq!(m.read_u32(PD) & (A | D), A | D, "A from the PDE role, D from the PTE role");
+        assert_eq!(
+            m.read_u32(PD) & (A | D),
+            A | D,
+            "A from the PDE role, D from the PTE role"
+        );
     }
 }

@@ -14,6 +14,7 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 
 use iced_x86::{Decoder, DecoderError, DecoderOptions, FlowControl, Instruction, OpKind, Register};
@@ -57,10 +58,8 @@ impl Decoded {
         let mut have_addr = false;
         for n in 0..ins.op_count() {
             match ins.op_kind(n) {
-                OpKind::Register => {
-                    if n == 0 {
-                        width = ins.op_register(0).size() as u8;
-                    }
+                OpKind::Register if n == 0 => {
+                    width = ins.op_register(0).size() as u8;
                 }
                 OpKind::Memory => {
                     msize = ins.memory_size().size() as u8;
@@ -171,6 +170,37 @@ pub struct Block {
     pub exec_count: Cell<u32>,
 }
 
+/// A multiplicative hasher for `BlockKey` (the default SipHash costs more
+/// than the rest of a block lookup; keys are not attacker-chosen in a way
+/// that matters for a per-guest cache).
+#[derive(Default)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    #[inline(always)]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    #[inline(always)]
+    fn write_u8(&mut self, v: u8) {
+        self.write_u64(v as u64);
+    }
+    #[inline(always)]
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(v as u64);
+    }
+    #[inline(always)]
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    #[inline(always)]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct BlockKey {
     pub paddr: u32,
@@ -181,7 +211,7 @@ pub struct BlockKey {
 /// Decoded blocks by physical address, EIP and code size.
 #[derive(Default)]
 pub struct BlockCache {
-    blocks: HashMap<BlockKey, Rc<Block>>,
+    blocks: HashMap<BlockKey, Rc<Block>, BuildHasherDefault<KeyHasher>>,
     by_page: HashMap<u32, Vec<BlockKey>>,
     pub decoded_blocks: u64,
     pub invalidations: u64,

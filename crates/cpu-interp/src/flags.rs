@@ -55,7 +55,7 @@ fn mask(size: u8) -> u32 {
 /// Parity flag of the low byte: set when the number of one bits is even.
 #[inline(always)]
 pub fn parity(v: u32) -> bool {
-    (v as u8).count_ones() % 2 == 0
+    (v as u8).count_ones().is_multiple_of(2)
 }
 
 impl LazyFlags {

@@ -365,6 +365,7 @@ impl CpuState {
     }
 
     /// Evaluates condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc).
+    #[inline]
     pub fn cond(&self, cc: u8) -> bool {
         let r = match cc >> 1 {
             0 => self.of(),

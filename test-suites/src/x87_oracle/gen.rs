@@ -55,9 +55,9 @@ fn exp(r: &mut Rng) -> u16 {
         0 => r.below(0x7FFF) as u16,
         1 => 1 + r.below(70) as u16,
         2 => 0x7FFE - r.below(70) as u16,
-        3 => (0x3FFF - 16383 + 15360 - 64) as u16 + r.below(130) as u16, // near f64 denormals
-        4 => (0x3FFF - 126 - 40) as u16 + r.below(60) as u16,               // near f32 denormals
-        5 => (0x3FFF + 1023 - 3) as u16 + r.below(6) as u16,                // near f64 overflow
+        3 => 15296 + r.below(130) as u16, // around the f64 denormal range (15309..15361)
+        4 => (0x3FFF - 126 - 40) as u16 + r.below(60) as u16, // near f32 denormals
+        5 => (0x3FFF + 1023 - 3) as u16 + r.below(6) as u16, // near f64 overflow
         _ => 0x3FFF - 70 + r.below(140) as u16,
     }
 }
@@ -70,7 +70,11 @@ pub fn f80(r: &mut Rng) -> F80 {
         return match r.below(13) {
             0 => F80::new(sign, 0, 0),
             1 => F80::new(sign, 0x7FFF, 1 << 63),
-            2 => F80::new(sign, 0x7FFF, (3 << 62) | (s >> 2 & if r.chance(1, 2) { 0 } else { !0 })),
+            2 => F80::new(
+                sign,
+                0x7FFF,
+                (3 << 62) | (s >> 2 & if r.chance(1, 2) { 0 } else { !0 }),
+            ),
             3 => F80::new(sign, 0x7FFF, (1 << 63) | (s >> 2).max(1)),
             4 => F80::INDEFINITE,
             5 => F80::new(sign, 0, s >> (1 + r.below(63))),
@@ -79,7 +83,11 @@ pub fn f80(r: &mut Rng) -> F80 {
             8 => F80::new(sign, 0x7FFF, s >> 1),
             9 => F80::new(sign, 0x7FFE, !0),
             10 => F80::new(sign, 1, 1 << 63),
-            11 => F80::new(sign, 0x3FFF + r.below(64) as u16, (1 << 63) | ((s >> 1) & !(!0u64 >> r.below(64)))),
+            11 => F80::new(
+                sign,
+                0x3FFF + r.below(64) as u16,
+                (1 << 63) | ((s >> 1) & !(!0u64 >> r.below(64))),
+            ),
             _ => F80::new(sign, 0x3FFF, 1 << 63),
         };
     }
@@ -105,7 +113,11 @@ fn related(r: &mut Rng, a: F80) -> F80 {
 fn cw(r: &mut Rng) -> u16 {
     let pc = [0u16, 2, 3, 3][r.below(4) as usize];
     let rc = r.below(4) as u16;
-    let masks = if r.chance(3, 4) { 0x3F } else { r.below(64) as u16 };
+    let masks = if r.chance(3, 4) {
+        0x3F
+    } else {
+        r.below(64) as u16
+    };
     0x0040 | masks | (pc << 8) | (rc << 10)
 }
 
@@ -149,15 +161,55 @@ fn mem(r: &mut Rng, k: MemKind) -> [u8; 10] {
 
 /// One input for a form.
 pub fn input(r: &mut Rng, ops: Operands) -> Input {
-    let a = f80(r);
+    let mut a = f80(r);
     let b = related(r, a);
+    if let Operands::TwoIn(lo, hi) = ops {
+        if r.chance(7, 8) {
+            let e = lo + r.below((hi - lo + 1) as u64) as u16;
+            a = F80::new(r.chance(1, 2), e, sig(r));
+        }
+    }
+    if ops == Operands::Mmx {
+        let lanes = |r: &mut Rng| match r.below(4) {
+            0 => r.next() & 0x8080_8080_8080_8080 | 0x7F7F_7F7F_7F7F_7F7F & r.next() >> 60,
+            1 => [0, !0, 0x8000_8000_8000_8000, 0x7FFF_7FFF_7FFF_7FFF][r.below(4) as usize],
+            _ => r.next(),
+        };
+        let a = F80 {
+            sig: lanes(r),
+            se: 0,
+        };
+        let b = if r.chance(1, 3) {
+            F80 {
+                sig: r.below(70),
+                se: 0,
+            }
+        } else {
+            F80 {
+                sig: lanes(r),
+                se: 0,
+            }
+        };
+        return Input {
+            cw: 0x037F,
+            a,
+            b,
+            mem: [0xA5; 10],
+        };
+    }
     let mem = match ops {
-        Operands::Two => {
+        Operands::Mmx => unreachable!(),
+        Operands::Two | Operands::TwoIn(..) => {
             let mut m = [0xA5u8; 10];
             m[0] = r.next() as u8;
             m
         }
         Operands::Mem(k) => mem(r, k),
     };
-    Input { cw: cw(r), a, b, mem }
+    Input {
+        cw: cw(r),
+        a,
+        b,
+        mem,
+    }
 }

@@ -106,3 +106,95 @@ host_form!(fistp_m64, "fistp qword ptr [{m}]");
 host_form!(fbld, "fbld tbyte ptr [{m}]");
 host_form!(fbstp, "fbstp tbyte ptr [{m}]");
 host_form!(fadd_m32, "fadd dword ptr [{m}]");
+host_form!(fldpi, "fldpi");
+host_form!(fldl2t, "fldl2t");
+host_form!(fldl2e, "fldl2e");
+host_form!(fldlg2, "fldlg2");
+host_form!(fldln2, "fldln2");
+host_form!(fsin, "fsin");
+host_form!(fcos, "fcos");
+host_form!(fsincos, "fsincos");
+host_form!(fptan, "fptan");
+host_form!(fpatan, "fpatan");
+host_form!(f2xm1, "f2xm1");
+host_form!(fyl2x, "fyl2x");
+host_form!(fyl2xp1, "fyl2xp1");
+
+/// An MMX form: mm0 = a.sig, mm1 = b.sig, the instruction, mm0 stored to
+/// the first 8 bytes of the memory operand, EMMS.
+macro_rules! host_mmx {
+    ($name:ident, $insn:literal) => {
+        pub fn $name(inp: &Input) -> Outcome {
+            let a = inp.a.sig;
+            let b = inp.b.sig;
+            let mut mem = inp.mem;
+            // SAFETY: only the MMX/x87 registers (declared clobbered, left
+            // empty by EMMS + FNINIT) and the local buffers are touched; `mem`
+            // has room for the 8-byte store.
+            unsafe {
+                core::arch::asm!(
+                    "fninit",
+                    "movq mm0, qword ptr [{a}]",
+                    "movq mm1, qword ptr [{b}]",
+                    $insn,
+                    "movq qword ptr [{m}], mm0",
+                    "emms",
+                    "fninit",
+                    a = in(reg) &a,
+                    b = in(reg) &b,
+                    m = in(reg) mem.as_mut_ptr(),
+                    out("st(0)") _, out("st(1)") _, out("st(2)") _, out("st(3)") _,
+                    out("st(4)") _, out("st(5)") _, out("st(6)") _, out("st(7)") _,
+                );
+            }
+            Outcome { sw: 0, st: [F80::INDEFINITE; 3], mem, eflags: 0 }
+        }
+    };
+}
+
+host_mmx!(paddb, "paddb mm0, mm1");
+host_mmx!(paddw, "paddw mm0, mm1");
+host_mmx!(paddd, "paddd mm0, mm1");
+host_mmx!(paddsb, "paddsb mm0, mm1");
+host_mmx!(paddsw, "paddsw mm0, mm1");
+host_mmx!(paddusb, "paddusb mm0, mm1");
+host_mmx!(paddusw, "paddusw mm0, mm1");
+host_mmx!(psubb, "psubb mm0, mm1");
+host_mmx!(psubw, "psubw mm0, mm1");
+host_mmx!(psubd, "psubd mm0, mm1");
+host_mmx!(psubsb, "psubsb mm0, mm1");
+host_mmx!(psubsw, "psubsw mm0, mm1");
+host_mmx!(psubusb, "psubusb mm0, mm1");
+host_mmx!(psubusw, "psubusw mm0, mm1");
+host_mmx!(pcmpeqb, "pcmpeqb mm0, mm1");
+host_mmx!(pcmpeqw, "pcmpeqw mm0, mm1");
+host_mmx!(pcmpeqd, "pcmpeqd mm0, mm1");
+host_mmx!(pcmpgtb, "pcmpgtb mm0, mm1");
+host_mmx!(pcmpgtw, "pcmpgtw mm0, mm1");
+host_mmx!(pcmpgtd, "pcmpgtd mm0, mm1");
+host_mmx!(pmullw, "pmullw mm0, mm1");
+host_mmx!(pmulhw, "pmulhw mm0, mm1");
+host_mmx!(pmaddwd, "pmaddwd mm0, mm1");
+host_mmx!(pand, "pand mm0, mm1");
+host_mmx!(pandn, "pandn mm0, mm1");
+host_mmx!(por, "por mm0, mm1");
+host_mmx!(pxor, "pxor mm0, mm1");
+host_mmx!(packsswb, "packsswb mm0, mm1");
+host_mmx!(packssdw, "packssdw mm0, mm1");
+host_mmx!(packuswb, "packuswb mm0, mm1");
+host_mmx!(punpcklbw, "punpcklbw mm0, mm1");
+host_mmx!(punpcklwd, "punpcklwd mm0, mm1");
+host_mmx!(punpckldq, "punpckldq mm0, mm1");
+host_mmx!(punpckhbw, "punpckhbw mm0, mm1");
+host_mmx!(punpckhwd, "punpckhwd mm0, mm1");
+host_mmx!(punpckhdq, "punpckhdq mm0, mm1");
+host_mmx!(psllw, "psllw mm0, mm1");
+host_mmx!(pslld, "pslld mm0, mm1");
+host_mmx!(psllq, "psllq mm0, mm1");
+host_mmx!(psrlw, "psrlw mm0, mm1");
+host_mmx!(psrld, "psrld mm0, mm1");
+host_mmx!(psrlq, "psrlq mm0, mm1");
+host_mmx!(psraw, "psraw mm0, mm1");
+host_mmx!(psrad, "psrad mm0, mm1");
+host_mmx!(psraw_imm, "psraw mm0, 5");
+host_mmx!(psllq_imm, "psllq mm0, 37");

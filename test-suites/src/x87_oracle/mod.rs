@@ -6,10 +6,19 @@
 //! the memory operand, the status word's exception flags, SF, ES and C0-C3,
 //! and ZF/PF/CF for FCOMI forms.
 //!
+//! MMX forms (every Pentium II MMX operation) compare the 64-bit result.
+//! Transcendental forms accept a 1-ulp difference (and then ignore C1, PE
+//! and UE, which a 1-ulp difference can flip); everything else must be
+//! identical.
+//!
 //! Operands are edge cases (zeros, denormals, pseudo-denormals, unnormals,
 //! pseudo-infinities/NaNs, infinities, NaNs, boundaries) and random values
 //! concentrated near rounding boundaries; control words cover every
 //! rounding and precision mode and random exception masks.
+//!
+//! `stack` adds the instruction level: random register-only instructions on
+//! random stack states through the interpreter's handlers, compared with
+//! the host by FNSAVE image.
 //!
 //! The case count per form is bounded (`DEFAULT_CASES`); set
 //! `OXPC_ORACLE_CASES` for a bigger run. Only meaningful on an x86-64 host.
@@ -19,6 +28,7 @@
 mod gen;
 mod host;
 mod model;
+mod stack;
 
 use cpu_interp::x87::F80;
 
@@ -54,6 +64,11 @@ pub enum Operands {
     Two,
     /// A memory image of a 32-bit real, 64-bit real, integer or BCD.
     Mem(MemKind),
+    /// Two extended values, st(0)'s biased exponent mostly in the range
+    /// (the documented domain of a transcendental instruction).
+    TwoIn(u16, u16),
+    /// Two 64-bit MMX values in the significands of `a` and `b`.
+    Mmx,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,24 +99,41 @@ pub struct Summary {
     pub cases: usize,
     pub forms: usize,
     pub mismatches: usize,
+    /// Transcendental cases accepted only thanks to the 1-ulp tolerance.
+    pub within_ulp: usize,
+    /// All transcendental cases.
+    pub transcendental: usize,
 }
 
+/// Equal, or (for transcendental forms) finite values of one sign within
+/// `ulps` units in the last place, across binade boundaries too.
 fn close_enough(h: F80, m: F80, ulps: u64) -> bool {
     if h == m {
         return true;
     }
-    if ulps == 0 || h.se != m.se {
+    let finite = |x: F80| x.exp() < 0x7FFF && (x.exp() == 0 || x.sig >> 63 == 1);
+    if ulps == 0 || h.sign() != m.sign() || !finite(h) || !finite(m) {
         return false;
     }
-    h.sig.abs_diff(m.sig) <= ulps
+    let key = |x: F80| ((x.exp() as i128) << 63) | (x.sig & !(1 << 63)) as i128;
+    key(h).abs_diff(key(m)) <= ulps as u128
 }
 
 fn agree(form: &Form, h: &Outcome, m: &Outcome) -> bool {
-    let sw_mask = if form.ulps > 0 { SW_MASK & !0x0220 } else { SW_MASK };
+    // A 1-ulp difference may flip C1 ("rounded up"), and at the bottom of
+    // the normal range UE; PE too for results that happen to be exact.
+    let sw_mask = if form.ulps > 0 {
+        SW_MASK & !0x0230
+    } else {
+        SW_MASK
+    };
     (h.sw & sw_mask) == (m.sw & sw_mask)
         && h.mem == m.mem
         && (!form.eflags || h.eflags == m.eflags)
-        && h.st.iter().zip(m.st.iter()).all(|(x, y)| close_enough(*x, *y, form.ulps))
+        && h.st
+            .iter()
+            .zip(m.st.iter())
+            .all(|(x, y)| close_enough(*x, *y, form.ulps))
 }
 
 /// Run `cases` cases of every form; print up to a few mismatches per form.
@@ -109,14 +141,23 @@ pub fn run(cases: usize) -> Summary {
     let forms = model::forms();
     let mut total = 0;
     let mut bad = 0;
+    let (mut within_ulp, mut transcendental) = (0, 0);
     for (i, form) in forms.iter().enumerate() {
-        let mut rng = gen::Rng::new(0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
+        let mut rng = gen::Rng::new(
+            0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D),
+        );
         let mut shown = 0;
         for _ in 0..cases {
             let inp = gen::input(&mut rng, form.operands);
             let h = (form.host)(&inp);
             let m = (form.model)(&inp);
             total += 1;
+            if form.ulps > 0 {
+                transcendental += 1;
+                if h.st != m.st && agree(form, &h, &m) {
+                    within_ulp += 1;
+                }
+            }
             if !agree(form, &h, &m) {
                 bad += 1;
                 if shown < 6 {
@@ -131,14 +172,34 @@ pub fn run(cases: usize) -> Summary {
             }
         }
     }
-    Summary { cases: total, forms: forms.len(), mismatches: bad }
+    Summary {
+        cases: total,
+        forms: forms.len(),
+        mismatches: bad,
+        within_ulp,
+        transcendental,
+    }
 }
 
 /// Entry point of the test: honours `OXPC_ORACLE_CASES`, prints the summary
 /// line and fails on any mismatch.
 pub fn run_and_report() {
-    let cases = std::env::var("OXPC_ORACLE_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_CASES);
-    let s = run(cases);
-    println!("host-oracle (x87): {} cases, {} forms, {} mismatches", s.cases, s.forms, s.mismatches);
+    let cases = std::env::var("OXPC_ORACLE_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_CASES);
+    let mut s = run(cases);
+    let (steps, kinds, bad) = stack::run(cases / 4);
+    s.cases += steps;
+    s.forms += kinds;
+    s.mismatches += bad;
+    println!(
+        "x87 transcendentals: {} of {} results differ from the host by 1 ulp (tolerated)",
+        s.within_ulp, s.transcendental
+    );
+    println!(
+        "host-oracle (x87): {} cases, {} forms, {} mismatches",
+        s.cases, s.forms, s.mismatches
+    );
     assert_eq!(s.mismatches, 0, "x87 model disagrees with the host FPU");
 }

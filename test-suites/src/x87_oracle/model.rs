@@ -4,7 +4,9 @@
 
 use super::{host, Form, Input, MemKind, Operands, Outcome, SW_MASK};
 use cpu_interp::x87::compare::{compare, examine, Relation};
+use cpu_interp::x87::consts::{constant, L2E, L2T, LG2, LN2, PI};
 use cpu_interp::x87::env::{ES, EXC_MASK, IE};
+use cpu_interp::x87::trans::{self, Trig};
 use cpu_interp::x87::{arith, convert, misc, Ctx, F80};
 
 const IND: F80 = F80::INDEFINITE;
@@ -17,13 +19,22 @@ fn sw(ctx: &Ctx, cc: u16) -> u16 {
 }
 
 fn stack(inp: &Input, ctx: &Ctx, cc: u16, st: [F80; 3]) -> Outcome {
-    Outcome { sw: sw(ctx, cc), st, mem: inp.mem, eflags: 0 }
+    Outcome {
+        sw: sw(ctx, cc),
+        st,
+        mem: inp.mem,
+        eflags: 0,
+    }
 }
 
 /// st(0) = f(st(0), st(1)).
 fn bin(inp: &Input, f: fn(F80, F80, &mut Ctx) -> F80, reversed: bool) -> Outcome {
     let mut c = Ctx::new(inp.cw);
-    let r = if reversed { f(inp.b, inp.a, &mut c) } else { f(inp.a, inp.b, &mut c) };
+    let r = if reversed {
+        f(inp.b, inp.a, &mut c)
+    } else {
+        f(inp.a, inp.b, &mut c)
+    };
     let st0 = if c.blocks_store() { inp.a } else { r };
     stack(inp, &c, 0, [st0, inp.b, IND])
 }
@@ -36,55 +47,65 @@ fn un(inp: &Input, f: fn(F80, &mut Ctx) -> F80) -> Outcome {
     stack(inp, &c, 0, [st0, inp.b, IND])
 }
 
-fn m_fadd(i: &Input) -> Outcome {
+fn fadd(i: &Input) -> Outcome {
     bin(i, arith::add, false)
 }
-fn m_fsub(i: &Input) -> Outcome {
+fn fsub(i: &Input) -> Outcome {
     bin(i, arith::sub, false)
 }
-fn m_fsubr(i: &Input) -> Outcome {
+fn fsubr(i: &Input) -> Outcome {
     bin(i, arith::sub, true)
 }
-fn m_fmul(i: &Input) -> Outcome {
+fn fmul(i: &Input) -> Outcome {
     bin(i, arith::mul, false)
 }
-fn m_fdiv(i: &Input) -> Outcome {
+fn fdiv(i: &Input) -> Outcome {
     bin(i, arith::div, false)
 }
-fn m_fdivr(i: &Input) -> Outcome {
+fn fdivr(i: &Input) -> Outcome {
     bin(i, arith::div, true)
 }
-fn m_fscale(i: &Input) -> Outcome {
+fn fscale(i: &Input) -> Outcome {
     bin(i, misc::scale, false)
 }
-fn m_faddp(i: &Input) -> Outcome {
+fn faddp(i: &Input) -> Outcome {
     let mut c = Ctx::new(i.cw);
     let r = arith::add(i.b, i.a, &mut c);
-    let st = if c.blocks_store() { [i.a, i.b, IND] } else { [r, IND, IND] };
+    let st = if c.blocks_store() {
+        [i.a, i.b, IND]
+    } else {
+        [r, IND, IND]
+    };
     stack(i, &c, 0, st)
 }
-fn m_fsqrt(i: &Input) -> Outcome {
+fn fsqrt(i: &Input) -> Outcome {
     un(i, arith::sqrt)
 }
-fn m_frndint(i: &Input) -> Outcome {
+fn frndint(i: &Input) -> Outcome {
     un(i, convert::round_to_int)
 }
-fn m_fxtract(i: &Input) -> Outcome {
+fn fxtract(i: &Input) -> Outcome {
     let mut c = Ctx::new(i.cw);
     let (s, e) = misc::xtract(i.a, &mut c);
-    let st = if c.blocks_store() { [i.a, i.b, IND] } else { [s, e, i.b] };
+    let st = if c.blocks_store() {
+        [i.a, i.b, IND]
+    } else {
+        [s, e, i.b]
+    };
     stack(i, &c, 0, st)
 }
 fn prem(i: &Input, ieee: bool) -> Outcome {
     let mut c = Ctx::new(i.cw);
     let (r, cc) = misc::prem(i.a, i.b, ieee, &mut c);
     let st0 = if c.blocks_store() { i.a } else { r };
+    // From FNINIT's status, "C0/C3 unchanged" reads as zero.
+    let cc = if c.blocks_store() { 0 } else { cc.unwrap_or(0) };
     stack(i, &c, cc, [st0, i.b, IND])
 }
-fn m_fprem(i: &Input) -> Outcome {
+fn fprem(i: &Input) -> Outcome {
     prem(i, false)
 }
-fn m_fprem1(i: &Input) -> Outcome {
+fn fprem1(i: &Input) -> Outcome {
     prem(i, true)
 }
 
@@ -93,47 +114,55 @@ fn cmp(i: &Input, b: F80, quiet: bool) -> (Ctx, Relation) {
     let r = compare(i.a, b, quiet, &mut c);
     (c, r)
 }
-fn m_fcom(i: &Input) -> Outcome {
+fn fcom(i: &Input) -> Outcome {
     let (c, r) = cmp(i, i.b, false);
     stack(i, &c, r.condition_codes(), [i.a, i.b, IND])
 }
-fn m_fucom(i: &Input) -> Outcome {
+fn fucom(i: &Input) -> Outcome {
     let (c, r) = cmp(i, i.b, true);
     stack(i, &c, r.condition_codes(), [i.a, i.b, IND])
 }
-fn m_fcompp(i: &Input) -> Outcome {
+fn fcompp(i: &Input) -> Outcome {
     let (c, r) = cmp(i, i.b, false);
-    let st = if c.unmasked() { [i.a, i.b, IND] } else { [IND; 3] };
+    let st = if c.unmasked() {
+        [i.a, i.b, IND]
+    } else {
+        [IND; 3]
+    };
     stack(i, &c, r.condition_codes(), st)
 }
-fn m_fcomi(i: &Input) -> Outcome {
+fn fcomi(i: &Input) -> Outcome {
     let (c, r) = cmp(i, i.b, false);
     let mut o = stack(i, &c, 0, [i.a, i.b, IND]);
     o.eflags = r.eflags() as u8;
     o
 }
-fn m_fucomip(i: &Input) -> Outcome {
+fn fucomip(i: &Input) -> Outcome {
     let (c, r) = cmp(i, i.b, true);
-    let st = if c.unmasked() { [i.a, i.b, IND] } else { [i.b, IND, IND] };
+    let st = if c.unmasked() {
+        [i.a, i.b, IND]
+    } else {
+        [i.b, IND, IND]
+    };
     let mut o = stack(i, &c, 0, st);
     o.eflags = r.eflags() as u8;
     o
 }
-fn m_ftst(i: &Input) -> Outcome {
+fn ftst(i: &Input) -> Outcome {
     let (c, r) = cmp(i, F80::ZERO, false);
     stack(i, &c, r.condition_codes(), [i.a, i.b, IND])
 }
-fn m_fxam(i: &Input) -> Outcome {
+fn fxam(i: &Input) -> Outcome {
     let c = Ctx::new(i.cw);
     stack(i, &c, examine(i.a), [i.a, i.b, IND])
 }
-fn m_fabs(i: &Input) -> Outcome {
+fn fabs(i: &Input) -> Outcome {
     stack(i, &Ctx::new(i.cw), 0, [i.a.abs(), i.b, IND])
 }
-fn m_fchs(i: &Input) -> Outcome {
+fn fchs(i: &Input) -> Outcome {
     stack(i, &Ctx::new(i.cw), 0, [i.a.neg(), i.b, IND])
 }
-fn m_fxch(i: &Input) -> Outcome {
+fn fxch(i: &Input) -> Outcome {
     stack(i, &Ctx::new(i.cw), 0, [i.b, i.a, IND])
 }
 
@@ -145,15 +174,19 @@ fn mem_u64(i: &Input) -> u64 {
 
 /// A load: only an unmasked IE stops it (an unmasked DE still loads).
 fn push(i: &Input, c: &Ctx, r: F80) -> Outcome {
-    let st = if c.flags & !c.cw & IE != 0 { [i.a, i.b, IND] } else { [r, i.a, i.b] };
+    let st = if c.flags & !c.cw & IE != 0 {
+        [i.a, i.b, IND]
+    } else {
+        [r, i.a, i.b]
+    };
     stack(i, c, 0, st)
 }
-fn m_fld_m32(i: &Input) -> Outcome {
+fn fld_m32(i: &Input) -> Outcome {
     let mut c = Ctx::new(i.cw);
     let r = convert::from_f32(mem_u64(i) as u32, &mut c);
     push(i, &c, r)
 }
-fn m_fld_m64(i: &Input) -> Outcome {
+fn fld_m64(i: &Input) -> Outcome {
     let mut c = Ctx::new(i.cw);
     let r = convert::from_f64(mem_u64(i), &mut c);
     push(i, &c, r)
@@ -162,16 +195,16 @@ fn fild(i: &Input, bits: u32) -> Outcome {
     let v = (mem_u64(i) << (64 - bits)) as i64 >> (64 - bits);
     push(i, &Ctx::new(i.cw), convert::from_i64(v))
 }
-fn m_fild_m16(i: &Input) -> Outcome {
+fn fild_m16(i: &Input) -> Outcome {
     fild(i, 16)
 }
-fn m_fild_m32(i: &Input) -> Outcome {
+fn fild_m32(i: &Input) -> Outcome {
     fild(i, 32)
 }
-fn m_fild_m64(i: &Input) -> Outcome {
+fn fild_m64(i: &Input) -> Outcome {
     fild(i, 64)
 }
-fn m_fbld(i: &Input) -> Outcome {
+fn fbld(i: &Input) -> Outcome {
     push(i, &Ctx::new(i.cw), convert::from_bcd(i.mem))
 }
 
@@ -196,16 +229,16 @@ fn fst64(i: &Input, pop: bool) -> Outcome {
     let v = convert::to_f64(i.a, &mut c).map(|v| v.to_le_bytes());
     store(i, &c, v.as_ref().map(|b| &b[..]), pop)
 }
-fn m_fst_m32(i: &Input) -> Outcome {
+fn fst_m32(i: &Input) -> Outcome {
     fst32(i, false)
 }
-fn m_fst_m64(i: &Input) -> Outcome {
+fn fst_m64(i: &Input) -> Outcome {
     fst64(i, false)
 }
-fn m_fstp_m32(i: &Input) -> Outcome {
+fn fstp_m32(i: &Input) -> Outcome {
     fst32(i, true)
 }
-fn m_fstp_m64(i: &Input) -> Outcome {
+fn fstp_m64(i: &Input) -> Outcome {
     fst64(i, true)
 }
 fn fist(i: &Input, bits: u32, pop: bool) -> Outcome {
@@ -213,26 +246,168 @@ fn fist(i: &Input, bits: u32, pop: bool) -> Outcome {
     let v = convert::to_int(i.a, bits, &mut c).map(|v| v.to_le_bytes());
     store(i, &c, v.as_ref().map(|b| &b[..bits as usize / 8]), pop)
 }
-fn m_fist_m16(i: &Input) -> Outcome {
+fn fist_m16(i: &Input) -> Outcome {
     fist(i, 16, false)
 }
-fn m_fist_m32(i: &Input) -> Outcome {
+fn fist_m32(i: &Input) -> Outcome {
     fist(i, 32, false)
 }
-fn m_fistp_m64(i: &Input) -> Outcome {
+fn fistp_m64(i: &Input) -> Outcome {
     fist(i, 64, true)
 }
-fn m_fbstp(i: &Input) -> Outcome {
+fn fbstp(i: &Input) -> Outcome {
     let mut c = Ctx::new(i.cw);
     let v = convert::to_bcd(i.a, &mut c);
     store(i, &c, v.as_ref().map(|b| &b[..]), true)
 }
-fn m_fadd_m32(i: &Input) -> Outcome {
+fn fadd_m32(i: &Input) -> Outcome {
     let mut c = Ctx::new(i.cw);
     let m = convert::f32_operand(mem_u64(i) as u32, &mut c);
     let r = arith::add(i.a, m, &mut c);
     let st0 = if c.blocks_store() { i.a } else { r };
     stack(i, &c, 0, [st0, i.b, IND])
+}
+
+fn trig1(i: &Input, f: fn(F80, &mut Ctx) -> Trig<F80>) -> Outcome {
+    let mut c = Ctx::new(i.cw);
+    match f(i.a, &mut c) {
+        Trig::OutOfRange => stack(i, &c, trans::OUT_OF_RANGE, [i.a, i.b, IND]),
+        Trig::Done(_) if c.blocks_store() => stack(i, &c, 0, [i.a, i.b, IND]),
+        Trig::Done(r) => stack(i, &c, 0, [r, i.b, IND]),
+    }
+}
+fn fsin(i: &Input) -> Outcome {
+    trig1(i, trans::fsin)
+}
+fn fcos(i: &Input) -> Outcome {
+    trig1(i, trans::fcos)
+}
+fn fptan(i: &Input) -> Outcome {
+    let mut c = Ctx::new(i.cw);
+    match trans::fptan(i.a, &mut c) {
+        Trig::OutOfRange => stack(i, &c, trans::OUT_OF_RANGE, [i.a, i.b, IND]),
+        Trig::Done(_) if c.blocks_store() => stack(i, &c, 0, [i.a, i.b, IND]),
+        Trig::Done((t, one)) => stack(i, &c, 0, [one, t, i.b]),
+    }
+}
+fn fsincos(i: &Input) -> Outcome {
+    let mut c = Ctx::new(i.cw);
+    match trans::fsincos(i.a, &mut c) {
+        Trig::OutOfRange => stack(i, &c, trans::OUT_OF_RANGE, [i.a, i.b, IND]),
+        Trig::Done(_) if c.blocks_store() => stack(i, &c, 0, [i.a, i.b, IND]),
+        Trig::Done((s, co)) => stack(i, &c, 0, [co, s, i.b]),
+    }
+}
+fn f2xm1(i: &Input) -> Outcome {
+    un(i, trans::f2xm1)
+}
+/// st(1) = f(st(1), st(0)), pop.
+fn y_x(i: &Input, f: fn(F80, F80, &mut Ctx) -> F80) -> Outcome {
+    let mut c = Ctx::new(i.cw);
+    let r = f(i.b, i.a, &mut c);
+    let st = if c.blocks_store() {
+        [i.a, i.b, IND]
+    } else {
+        [r, IND, IND]
+    };
+    stack(i, &c, 0, st)
+}
+fn fpatan(i: &Input) -> Outcome {
+    y_x(i, trans::fpatan)
+}
+fn fyl2x(i: &Input) -> Outcome {
+    y_x(i, trans::fyl2x)
+}
+fn fyl2xp1(i: &Input) -> Outcome {
+    y_x(i, trans::fyl2xp1)
+}
+fn konst(i: &Input, k: fn(u16) -> F80) -> Outcome {
+    let c = Ctx::new(i.cw);
+    stack(i, &c, 0, [k(i.cw), i.a, i.b])
+}
+fn fldpi(i: &Input) -> Outcome {
+    konst(i, |cw| constant(PI, cw))
+}
+fn fldl2t(i: &Input) -> Outcome {
+    konst(i, |cw| constant(L2T, cw))
+}
+fn fldl2e(i: &Input) -> Outcome {
+    konst(i, |cw| constant(L2E, cw))
+}
+fn fldlg2(i: &Input) -> Outcome {
+    konst(i, |cw| constant(LG2, cw))
+}
+fn fldln2(i: &Input) -> Outcome {
+    konst(i, |cw| constant(LN2, cw))
+}
+
+/// MMX forms: mm0 = op(mm0, mm1) stored to memory.
+fn mmx(i: &Input, id: u8, imm: Option<u64>) -> Outcome {
+    let r = cpu_interp::x87::mmx_ops::op(id, i.a.sig, imm.unwrap_or(i.b.sig));
+    let mut mem = i.mem;
+    mem[..8].copy_from_slice(&r.to_le_bytes());
+    Outcome {
+        sw: 0,
+        st: [IND; 3],
+        mem,
+        eflags: 0,
+    }
+}
+
+macro_rules! mmx_models {
+    ($($name:ident = $id:expr),* $(,)?) => { $(fn $name(i: &Input) -> Outcome { mmx(i, $id, None) })* };
+}
+mmx_models!(
+    paddb = 0,
+    paddw = 1,
+    paddd = 2,
+    paddsb = 3,
+    paddsw = 4,
+    paddusb = 5,
+    paddusw = 6,
+    psubb = 7,
+    psubw = 8,
+    psubd = 9,
+    psubsb = 10,
+    psubsw = 11,
+    psubusb = 12,
+    psubusw = 13,
+    pcmpeqb = 14,
+    pcmpeqw = 15,
+    pcmpeqd = 16,
+    pcmpgtb = 17,
+    pcmpgtw = 18,
+    pcmpgtd = 19,
+    pmullw = 20,
+    pmulhw = 21,
+    pmaddwd = 22,
+    pand = 23,
+    pandn = 24,
+    por = 25,
+    pxor = 26,
+    packsswb = 27,
+    packssdw = 28,
+    packuswb = 29,
+    punpcklbw = 30,
+    punpcklwd = 31,
+    punpckldq = 32,
+    punpckhbw = 33,
+    punpckhwd = 34,
+    punpckhdq = 35,
+    psllw = 36,
+    pslld = 37,
+    psllq = 38,
+    psrlw = 39,
+    psrld = 40,
+    psrlq = 41,
+    psraw = 42,
+    psrad = 43,
+);
+fn psraw_imm(i: &Input) -> Outcome {
+    mmx(i, 42, Some(5))
+}
+fn psllq_imm(i: &Input) -> Outcome {
+    mmx(i, 38, Some(37))
 }
 
 macro_rules! forms {
@@ -242,7 +417,7 @@ macro_rules! forms {
                 name: stringify!($name),
                 operands: $ops,
                 host: host::$name,
-                model: paste_model!($name),
+                model: $name,
                 eflags: $eflags,
                 ulps: $ulps,
             },
@@ -250,24 +425,10 @@ macro_rules! forms {
     };
 }
 
-macro_rules! paste_model {
-    (fadd) => { m_fadd }; (fsub) => { m_fsub }; (fsubr) => { m_fsubr }; (fmul) => { m_fmul };
-    (fdiv) => { m_fdiv }; (fdivr) => { m_fdivr }; (faddp) => { m_faddp }; (fsqrt) => { m_fsqrt };
-    (frndint) => { m_frndint }; (fscale) => { m_fscale }; (fxtract) => { m_fxtract };
-    (fprem) => { m_fprem }; (fprem1) => { m_fprem1 }; (fcom) => { m_fcom }; (fcompp) => { m_fcompp };
-    (fucom) => { m_fucom }; (fcomi) => { m_fcomi }; (fucomip) => { m_fucomip }; (ftst) => { m_ftst };
-    (fxam) => { m_fxam }; (fabs) => { m_fabs }; (fchs) => { m_fchs }; (fxch) => { m_fxch };
-    (fld_m32) => { m_fld_m32 }; (fld_m64) => { m_fld_m64 }; (fst_m32) => { m_fst_m32 };
-    (fst_m64) => { m_fst_m64 }; (fstp_m32) => { m_fstp_m32 }; (fstp_m64) => { m_fstp_m64 };
-    (fild_m16) => { m_fild_m16 }; (fild_m32) => { m_fild_m32 }; (fild_m64) => { m_fild_m64 };
-    (fist_m16) => { m_fist_m16 }; (fist_m32) => { m_fist_m32 }; (fistp_m64) => { m_fistp_m64 };
-    (fbld) => { m_fbld }; (fbstp) => { m_fbstp }; (fadd_m32) => { m_fadd_m32 };
-}
-
 /// Every form the oracle checks.
 pub fn forms() -> Vec<Form> {
     use MemKind::*;
-    use Operands::{Mem, Two};
+    use Operands::{Mem, Mmx, Two, TwoIn};
     forms! {
         fadd: Two, false, 0;
         fsub: Two, false, 0;
@@ -307,5 +468,64 @@ pub fn forms() -> Vec<Form> {
         fbld: Mem(Bcd), false, 0;
         fbstp: Two, false, 0;
         fadd_m32: Mem(F32), false, 0;
+        fldpi: Two, false, 0;
+        fldl2t: Two, false, 0;
+        fldl2e: Two, false, 0;
+        fldlg2: Two, false, 0;
+        fldln2: Two, false, 0;
+        fsin: TwoIn(0x3F80, 0x403F), false, 1;
+        fcos: TwoIn(0x3F80, 0x403F), false, 1;
+        fsincos: TwoIn(0x3F80, 0x403F), false, 1;
+        fptan: TwoIn(0x3F80, 0x403F), false, 1;
+        fpatan: TwoIn(0x3F00, 0x4100), false, 1;
+        f2xm1: TwoIn(0x3F00, 0x3FFE), false, 1;
+        fyl2x: TwoIn(0x3F00, 0x4100), false, 1;
+        fyl2xp1: TwoIn(0x3F00, 0x3FFC), false, 1;
+        paddb: Mmx, false, 0;
+        paddw: Mmx, false, 0;
+        paddd: Mmx, false, 0;
+        paddsb: Mmx, false, 0;
+        paddsw: Mmx, false, 0;
+        paddusb: Mmx, false, 0;
+        paddusw: Mmx, false, 0;
+        psubb: Mmx, false, 0;
+        psubw: Mmx, false, 0;
+        psubd: Mmx, false, 0;
+        psubsb: Mmx, false, 0;
+        psubsw: Mmx, false, 0;
+        psubusb: Mmx, false, 0;
+        psubusw: Mmx, false, 0;
+        pcmpeqb: Mmx, false, 0;
+        pcmpeqw: Mmx, false, 0;
+        pcmpeqd: Mmx, false, 0;
+        pcmpgtb: Mmx, false, 0;
+        pcmpgtw: Mmx, false, 0;
+        pcmpgtd: Mmx, false, 0;
+        pmullw: Mmx, false, 0;
+        pmulhw: Mmx, false, 0;
+        pmaddwd: Mmx, false, 0;
+        pand: Mmx, false, 0;
+        pandn: Mmx, false, 0;
+        por: Mmx, false, 0;
+        pxor: Mmx, false, 0;
+        packsswb: Mmx, false, 0;
+        packssdw: Mmx, false, 0;
+        packuswb: Mmx, false, 0;
+        punpcklbw: Mmx, false, 0;
+        punpcklwd: Mmx, false, 0;
+        punpckldq: Mmx, false, 0;
+        punpckhbw: Mmx, false, 0;
+        punpckhwd: Mmx, false, 0;
+        punpckhdq: Mmx, false, 0;
+        psllw: Mmx, false, 0;
+        pslld: Mmx, false, 0;
+        psllq: Mmx, false, 0;
+        psrlw: Mmx, false, 0;
+        psrld: Mmx, false, 0;
+        psrlq: Mmx, false, 0;
+        psraw: Mmx, false, 0;
+        psrad: Mmx, false, 0;
+        psraw_imm: Mmx, false, 0;
+        psllq_imm: Mmx, false, 0;
     }
 }

@@ -10,6 +10,7 @@ use crate::decode::Decoded;
 use crate::dispatch::Table;
 use crate::exception::Result;
 use crate::flags::{FlagOp, LazyFlags};
+use crate::state::fl;
 
 /// The eight classic ALU operations, in opcode order.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -52,10 +53,26 @@ pub fn compute(op: AluOp, size: u8, a: u32, b: u32, cf: bool) -> (u32, LazyFlags
 }
 
 /// `op dst, src` for every ALU form: dst is operand 0, src operand 1.
+/// Inlined into each operation's handler so `op` is a constant there.
+#[inline(always)]
 fn alu_form(cpu: &mut Cpu, d: &Decoded, op: AluOp) -> Result<()> {
+    let cf = matches!(op, AluOp::Adc | AluOp::Sbb) && cpu.s.cf();
+    if d.width == 4 {
+        if let Some(i) = super::reg32(d, 0) {
+            // Fast path: 32-bit register destination.
+            let a = cpu.s.regs[i];
+            let b = cpu.read_op(d, 1)?;
+            let (r, lf) = compute(op, 4, a, b, cf);
+            if op != AluOp::Cmp {
+                cpu.s.regs[i] = r;
+            }
+            cpu.s.flags = lf;
+            return Ok(());
+        }
+    }
     let a = cpu.read_op(d, 0)?;
     let b = cpu.read_op(d, 1)?;
-    let (r, lf) = compute(op, d.width, a, b, cpu.s.cf());
+    let (r, lf) = compute(op, d.width, a, b, cf);
     if op != AluOp::Cmp {
         cpu.write_op(d, 0, r)?;
     }
@@ -97,20 +114,38 @@ fn test(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     Ok(())
 }
 
-/// INC / DEC (CF unchanged)
-fn inc_dec(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
-    let a = cpu.read_op(d, 0)? & mask(d.width);
-    let inc = d.ins.mnemonic() == Mnemonic::Inc;
+/// INC / DEC: CF is kept. Only CF is settled into `eflags`; the lazy
+/// record supplies the other five flags.
+#[inline(always)]
+fn inc_dec(cpu: &mut Cpu, d: &Decoded, inc: bool) -> Result<()> {
+    let size = d.width;
+    let m = mask(size);
+    let fast = if size == 4 { super::reg32(d, 0) } else { None };
+    let a = match fast {
+        Some(i) => cpu.s.regs[i],
+        None => cpu.read_op(d, 0)? & m,
+    };
     let r = if inc {
         a.wrapping_add(1)
     } else {
         a.wrapping_sub(1)
-    } & mask(d.width);
-    cpu.write_op(d, 0, r)?;
-    cpu.s.settle_flags();
+    } & m;
+    match fast {
+        Some(i) => cpu.s.regs[i] = r,
+        None => cpu.write_op(d, 0, r)?,
+    }
+    let cf = cpu.s.cf();
+    cpu.s.eflags = (cpu.s.eflags & !fl::CF) | cf as u32;
     let op = if inc { FlagOp::Inc } else { FlagOp::Dec };
-    cpu.s.flags.set(op, d.width, a, 1, r);
+    cpu.s.flags.set(op, size, a, 1, r);
     Ok(())
+}
+
+fn inc(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
+    inc_dec(cpu, d, true)
+}
+fn dec(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
+    inc_dec(cpu, d, false)
 }
 
 /// NEG: 0 - dst
@@ -140,7 +175,8 @@ pub fn register(t: &mut Table) {
             Mnemonic::Xor => xor,
             Mnemonic::Cmp => cmp,
             Mnemonic::Test => test,
-            Mnemonic::Inc | Mnemonic::Dec => inc_dec,
+            Mnemonic::Inc => inc,
+            Mnemonic::Dec => dec,
             Mnemonic::Neg => neg,
             Mnemonic::Not => not,
             _ => continue,

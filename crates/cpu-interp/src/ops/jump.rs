@@ -27,13 +27,23 @@ fn jmp(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     cpu.jump_near(t)
 }
 
-fn jcc(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
-    let cc = d.ins.condition_code() as u8 - 1;
-    if cpu.s.cond(cc) {
+/// Jcc, one instance per condition (the nibble as encoded) so the
+/// condition is a constant in each.
+fn jcc<const CC: u8>(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
+    if cpu.s.cond(CC) {
         cpu.jump_near(d.ins.near_branch_target() as u32)
     } else {
         Ok(())
     }
+}
+
+/// The Jcc handler for condition nibble `cc`.
+pub(crate) fn jcc_for(cc: u8) -> crate::dispatch::Handler {
+    const JCC: [crate::dispatch::Handler; 16] = [
+        jcc::<0>, jcc::<1>, jcc::<2>, jcc::<3>, jcc::<4>, jcc::<5>, jcc::<6>, jcc::<7>, jcc::<8>,
+        jcc::<9>, jcc::<10>, jcc::<11>, jcc::<12>, jcc::<13>, jcc::<14>, jcc::<15>,
+    ];
+    JCC[cc as usize & 15]
 }
 
 /// CALL rel / CALL r/m (near)
@@ -116,7 +126,7 @@ pub fn register(t: &mut Table) {
             _ if code.flow_control() == FlowControl::ConditionalBranch
                 && code.condition_code() != iced_x86::ConditionCode::None =>
             {
-                jcc
+                jcc_for(code.condition_code() as u8 - 1)
             }
             _ => continue,
         };

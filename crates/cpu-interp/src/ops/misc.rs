@@ -1,7 +1,10 @@
-//! HLT, CPUID, RDTSC, WAIT (until the x87 family overrides it).
+//! HLT, CPUID, RDTSC, WAIT (until the x87 family overrides it), BOUND,
+//! PAUSE and the prefetch hints (no-ops: there is no cache to warm). UD2
+//! and every unregistered opcode raise #UD through the dispatch default.
 
 use iced_x86::Code;
 
+use super::sext;
 use crate::cpu::Cpu;
 use crate::decode::Decoded;
 use crate::dispatch::Table;
@@ -38,6 +41,28 @@ fn rdtsc(cpu: &mut Cpu, _d: &Decoded) -> Result<()> {
     Ok(())
 }
 
+/// BOUND r, m16&16 / m32&32: #BR unless lower <= r <= upper (signed).
+fn bound(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
+    let size = d.width;
+    let idx = sext(cpu.read_op(d, 0)?, size) as i32;
+    let seg = d.mem.seg as usize;
+    let off = cpu.ea(d);
+    let mut hi_off = off.wrapping_add(size as u32);
+    if !d.addr32 {
+        hi_off &= 0xFFFF;
+    }
+    let lo = sext(cpu.read(seg, off, size)?, size) as i32;
+    let hi = sext(cpu.read(seg, hi_off, size)?, size) as i32;
+    if idx < lo || idx > hi {
+        return Err(Exception::BR);
+    }
+    Ok(())
+}
+
+fn nop(_cpu: &mut Cpu, _d: &Decoded) -> Result<()> {
+    Ok(())
+}
+
 fn wait(_cpu: &mut Cpu, _d: &Decoded) -> Result<()> {
     Ok(())
 }
@@ -48,4 +73,15 @@ pub fn register(t: &mut Table) {
     t.set(Cpuid, cpuid);
     t.set(Rdtsc, rdtsc);
     t.set(Wait, wait);
+    t.set_all(&[Bound_r16_m1616, Bound_r32_m3232], bound);
+    t.set_all(
+        &[
+            Pause,
+            Prefetchnta_m8,
+            Prefetcht0_m8,
+            Prefetcht1_m8,
+            Prefetcht2_m8,
+        ],
+        nop,
+    );
 }

@@ -59,6 +59,19 @@ pub fn sext(v: u32, size: u8) -> u32 {
     (((v << sh) as i32) >> sh) as u32
 }
 
+/// GPR index of operand `n` when it is a 32-bit general register (the
+/// handlers' register fast paths).
+#[inline(always)]
+pub fn reg32(d: &crate::decode::Decoded, n: u32) -> Option<usize> {
+    if d.ins.op_kind(n) == iced_x86::OpKind::Register {
+        let i = (d.ins.op_register(n) as usize).wrapping_sub(iced_x86::Register::EAX as usize);
+        if i < 8 {
+            return Some(i);
+        }
+    }
+    None
+}
+
 /// The six arithmetic flags of EFLAGS, materialised.
 #[inline(always)]
 pub fn arith_flags(cpu: &Cpu) -> u32 {

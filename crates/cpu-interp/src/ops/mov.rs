@@ -13,6 +13,12 @@ use crate::state::*;
 /// MOV dst, src (all general forms)
 fn mov(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     let v = cpu.read_op(d, 1)?;
+    if d.width == 4 {
+        if let Some(i) = super::reg32(d, 0) {
+            cpu.s.regs[i] = v;
+            return Ok(());
+        }
+    }
     cpu.write_op(d, 0, v)
 }
 
@@ -40,7 +46,11 @@ fn movsx(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
 /// LEA r, m (the offset, truncated to the operand size)
 fn lea(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     let ea = cpu.ea(d);
-    cpu.write_op(d, 0, ea)
+    match super::reg32(d, 0) {
+        Some(i) => cpu.s.regs[i] = ea,
+        None => cpu.write_op(d, 0, ea)?,
+    }
+    Ok(())
 }
 
 /// XCHG a, b. A memory operand is written first so a faulting write leaves

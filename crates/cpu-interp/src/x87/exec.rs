@@ -6,13 +6,13 @@
 //! word, stack faults, the instruction/data pointers, and memory operands
 //! of the sizes the x87 uses.
 //!
-//! Not modelled: the last-opcode field (FOP) is left 0; the data pointer is
-//! only updated by instructions with a memory operand.
+//! The last-opcode field (FOP) is rebuilt from iced's opcode tables and the
+//! memory operand's addressing form. The data pointer is only updated by
+//! instructions with a memory operand.
 
-use iced_x86::Register;
+use iced_x86::{OpKind, Register};
 
 use super::env::{Ctx, C1, ES, EXC_MASK, IE, SF};
-use super::f80::F80;
 use super::state::SW_B;
 use crate::cpu::Cpu;
 use crate::decode::Decoded;
@@ -51,10 +51,22 @@ pub fn pending(cpu: &mut Cpu) -> Result<()> {
     }
 }
 
+/// Is an unmasked exception pending (ES)?
+#[inline(always)]
+pub fn es(cpu: &Cpu) -> bool {
+    cpu.s.fpu.status & ES != 0
+}
+
 /// Recomputes ES and B from the flags and masks, driving FERR# on changes.
 pub fn update_es(cpu: &mut Cpu) {
+    let was = es(cpu);
+    update_es_from(cpu, was);
+}
+
+/// Like `update_es`, for callers that rewrote the status word and know
+/// whether ES was set before.
+pub fn update_es_from(cpu: &mut Cpu, was: bool) {
     let f = &mut cpu.s.fpu;
-    let was = f.status & ES != 0;
     let now = f.status & !f.control & EXC_MASK != 0;
     if now {
         f.status |= ES | SW_B;
@@ -76,6 +88,12 @@ pub fn commit(cpu: &mut Cpu, ctx: &Ctx) {
     }
 }
 
+/// Commits `c` and ends the instruction (for early exits).
+pub fn stop(cpu: &mut Cpu, c: &Ctx) -> Result<()> {
+    commit(cpu, c);
+    Ok(())
+}
+
 /// A fresh context under the current control word.
 #[inline(always)]
 pub fn ctx(cpu: &Cpu) -> Ctx {
@@ -95,13 +113,92 @@ pub fn overflow(c: &mut Ctx) -> bool {
     c.masked(IE)
 }
 
-/// Records FIP/FCS (and FDP/FDS for a memory operand) of a non-control
-/// instruction.
+/// The ModRM mod/rm bits `d` was encoded with (register forms: 11 and the
+/// ST(i) index).
+fn modrm_bits(d: &Decoded, mem: bool) -> u8 {
+    if mem {
+        return mem_modrm(d) as u8;
+    }
+    let mut rm = 0;
+    for n in 0..d.ins.op_count().min(2) {
+        if d.ins.op_kind(n) == OpKind::Register && d.ins.op_register(n).is_st() {
+            rm = rm.max(sti(d, n) as u8);
+        }
+    }
+    0xC0 | rm
+}
+
+/// The 11-bit last-opcode value (FOP): the low three bits of the ESC byte
+/// and the ModRM byte, rebuilt from iced's opcode tables.
+pub fn last_opcode(f: &super::FpuState) -> u16 {
+    let Ok(code) = iced_x86::Code::try_from(f.fop_code as usize) else {
+        return f.opcode;
+    };
+    if f.fop_code == 0 {
+        return f.opcode;
+    }
+    let oc = code.op_code();
+    let op = oc.op_code();
+    let bits = f.fop_modrm as u32;
+    let (esc, modrm) = if oc.op_code_len() == 2 {
+        (op >> 8, (op & 0xFF) + (bits & 7))
+    } else {
+        (op, bits | ((oc.group_index().max(0) as u32) << 3))
+    };
+    ((((esc & 7) << 8) | (modrm & 0xFF)) & 0x7FF) as u16
+}
+
+/// Materialises FOP into `opcode` (before an image is saved).
+pub fn settle_opcode(f: &mut super::FpuState) {
+    f.opcode = last_opcode(f);
+    f.fop_code = 0;
+}
+
+/// The mod and rm fields the memory operand of `d` was encoded with.
+fn mem_modrm(d: &Decoded) -> u32 {
+    let ins = &d.ins;
+    let (base, index) = (ins.memory_base(), ins.memory_index());
+    let md = match ins.memory_displ_size() {
+        0 => 0,
+        1 => 1,
+        _ => 2,
+    };
+    if d.addr32 {
+        if base == Register::None {
+            return if index == Register::None { 5 } else { 4 };
+        }
+        let rm = if index != Register::None || base == Register::ESP {
+            4
+        } else {
+            base.number() as u32
+        };
+        (md << 6) | rm
+    } else {
+        use Register::*;
+        let rm = match (base, index) {
+            (BX, SI) => 0,
+            (BX, DI) => 1,
+            (BP, SI) => 2,
+            (BP, DI) => 3,
+            (SI, None) => 4,
+            (DI, None) => 5,
+            (BP, None) => 6,
+            (BX, None) => 7,
+            _ => return 6,
+        };
+        (md << 6) | rm
+    }
+}
+
+/// Records FIP/FCS, FOP (and FDP/FDS for a memory operand) of a
+/// non-control instruction.
 pub fn note(cpu: &mut Cpu, d: &Decoded, mem: bool) {
     let cs = cpu.s.seg[CS].selector;
     let f = &mut cpu.s.fpu;
     f.fip = d.ins.ip32();
     f.fcs = cs;
+    f.fop_code = d.ins.code() as u16;
+    f.fop_modrm = modrm_bits(d, mem);
     if mem {
         let off = cpu.ea(d);
         let sel = cpu.s.seg[d.mem.seg as usize].selector;
@@ -115,21 +212,6 @@ pub fn note(cpu: &mut Cpu, d: &Decoded, mem: bool) {
 #[inline(always)]
 pub fn sti(d: &Decoded, n: u32) -> usize {
     (d.ins.op_register(n) as usize).wrapping_sub(Register::ST0 as usize) & 7
-}
-
-/// Pushes `v`, or handles stack overflow (masked: pushes the indefinite).
-/// Returns false if the instruction must stop (unmasked overflow).
-pub fn push_checked(cpu: &mut Cpu, c: &mut Ctx, v: F80) -> bool {
-    let f = &mut cpu.s.fpu;
-    if !f.is_empty(7) {
-        if !overflow(c) {
-            return false;
-        }
-        f.push(F80::INDEFINITE);
-        return true;
-    }
-    f.push(v);
-    true
 }
 
 // ---- memory operands ---------------------------------------------------
@@ -182,7 +264,12 @@ pub fn write_m80(cpu: &mut Cpu, d: &Decoded, b: [u8; 10]) -> Result<()> {
     let mut lo = [0u8; 8];
     lo.copy_from_slice(&b[..8]);
     cpu.write_u64(seg, off, u64::from_le_bytes(lo))?;
-    cpu.write(seg, off.wrapping_add(8), 2, u16::from_le_bytes([b[8], b[9]]) as u32)
+    cpu.write(
+        seg,
+        off.wrapping_add(8),
+        2,
+        u16::from_le_bytes([b[8], b[9]]) as u32,
+    )
 }
 
 /// Checks a store of the `len`-byte memory operand can complete, before
@@ -198,6 +285,7 @@ mod tests {
     use crate::bus::Bus;
     use crate::harness::*;
     use crate::state::*;
+    use crate::x87::F80;
     use crate::Stop;
     use iced_x86::code_asm::*;
 
@@ -225,11 +313,16 @@ mod tests {
 
     /// Runs the single instruction at EIP of a flat machine on `bus`.
     fn exec1(m: &mut TestMachine, bus: &mut FerrBus, bytes: &[u8]) -> Result<()> {
-        let mut dec = iced_x86::Decoder::with_ip(32, bytes, m.s.eip as u64, iced_x86::DecoderOptions::NONE);
+        let mut dec =
+            iced_x86::Decoder::with_ip(32, bytes, m.s.eip as u64, iced_x86::DecoderOptions::NONE);
         let ins = dec.decode();
         let d = Decoded::new(ins, true);
         m.s.eip = ins.next_ip32();
-        let mut cpu = Cpu { s: &mut m.s, mmu: &mut m.mmu, bus };
+        let mut cpu = Cpu {
+            s: &mut m.s,
+            mmu: &mut m.mmu,
+            bus,
+        };
         (d.handler)(&mut cpu, &d)
     }
 
@@ -291,7 +384,7 @@ mod tests {
     #[test]
     fn wait_raises_nm_only_with_mp_and_ts() {
         let code = asm16(0, |a| {
-            a.fwait().unwrap();
+            a.wait().unwrap();
             a.mov(word_ptr(0x22), 1u32).unwrap();
             a.hlt().unwrap();
         });
@@ -316,7 +409,7 @@ mod tests {
             a.fdiv_2(st0, st1).unwrap(); // 1/0, ZE unmasked: recorded
             a.fnstsw(word_ptr(0x42)).unwrap(); // no-wait: runs
             a.mov(word_ptr(0x44), 1u32).unwrap();
-            a.fwait().unwrap(); // #MF
+            a.wait().unwrap(); // #MF
             a.mov(word_ptr(0x46), 1u32).unwrap();
             a.hlt().unwrap();
         });
@@ -329,7 +422,11 @@ mod tests {
         assert_eq!(m.mmu.phys.read_u16(0x30044), 1);
         assert_eq!(m.mmu.phys.read_u16(0x30020), 16);
         assert_eq!(m.mmu.phys.read_u16(0x30046), 0);
-        assert_eq!(m.s.fpu.st(0), F80::ONE, "unmasked ZE left the destination alone");
+        assert_eq!(
+            m.s.fpu.st(0),
+            F80::ONE,
+            "unmasked ZE left the destination alone"
+        );
     }
 
     #[test]
@@ -353,6 +450,43 @@ mod tests {
         exec1(&mut m, &mut bus, &fdiv).unwrap();
         assert_eq!(exec1(&mut m, &mut bus, &fwait), Err(Exception::MF));
         assert_eq!(bus.ferr, vec![true, false], "NE=1: FERR# is not used");
+    }
+
+    fn fop_of(bytes: &[u8], bits: u32) -> u16 {
+        let mut dec = iced_x86::Decoder::with_ip(bits, bytes, 0, iced_x86::DecoderOptions::NONE);
+        let d = Decoded::new(dec.decode(), bits == 32);
+        let f = crate::x87::FpuState {
+            fop_code: d.ins.code() as u16,
+            fop_modrm: modrm_bits(&d, d.ins.op_count() > 0 && d.msize > 0),
+            ..Default::default()
+        };
+        last_opcode(&f)
+    }
+
+    #[test]
+    fn last_opcode_is_rebuilt_from_the_encoding() {
+        assert_eq!(fop_of(&[0xD9, 0xE8], 32), 0x1E8, "FLD1");
+        assert_eq!(fop_of(&[0xD8, 0xC3], 32), 0x0C3, "FADD ST0,ST3");
+        assert_eq!(fop_of(&[0xDE, 0xC1], 32), 0x6C1, "FADDP ST1,ST0");
+        assert_eq!(fop_of(&[0xDC, 0xEA], 32), 0x4EA, "FSUB ST2,ST0");
+        assert_eq!(fop_of(&[0xDE, 0xD9], 32), 0x6D9, "FCOMPP");
+        assert_eq!(fop_of(&[0xD9, 0x40, 0x08], 32), 0x140, "FLD dword [eax+8]");
+        assert_eq!(
+            fop_of(&[0xDD, 0x84, 0xB3, 0, 0x10, 0, 0], 32),
+            0x584,
+            "FLD qword [ebx+esi*4+0x1000]"
+        );
+        assert_eq!(
+            fop_of(&[0xDB, 0x2D, 0, 0, 1, 0], 32),
+            0x32D,
+            "FLD tbyte [disp32]"
+        );
+        assert_eq!(fop_of(&[0xDF, 0x47, 0x02], 16), 0x747, "FILD word [bx+2]");
+        assert_eq!(
+            fop_of(&[0xD8, 0x06, 0x34, 0x12], 16),
+            0x006,
+            "FADD dword [0x1234]"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use iced_x86::Code;
 
-use super::env::Ctx;
+use super::env::{Ctx, C1, C2};
 use super::exec::*;
 use super::f80::F80;
 use super::state::SW_CC;
@@ -144,18 +144,18 @@ fn fxtract(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     let f = &cpu.s.fpu;
     let (sig, exp) = if f.is_empty(0) {
         if !underflow(&mut c) {
-            return Ok(commit(cpu, &c));
+            return stop(cpu, &c);
         }
         (F80::INDEFINITE, F80::INDEFINITE)
     } else if !f.is_empty(7) {
         if !overflow(&mut c) {
-            return Ok(commit(cpu, &c));
+            return stop(cpu, &c);
         }
         (F80::INDEFINITE, F80::INDEFINITE)
     } else {
         let r = misc::xtract(f.st(0), &mut c);
         if c.blocks_store() {
-            return Ok(commit(cpu, &c));
+            return stop(cpu, &c);
         }
         r
     };
@@ -171,14 +171,17 @@ fn prem<const IEEE: bool>(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     let mut c = ctx(cpu);
     let f = &cpu.s.fpu;
     let (r, cc) = if f.is_empty(0) || f.is_empty(1) {
-        (None, 0)
+        (None, None)
     } else {
         let (r, cc) = misc::prem(f.st(0), f.st(1), IEEE, &mut c);
         (Some(r), cc)
     };
     finish_binary(cpu, &mut c, 0, r, false);
     let f = &mut cpu.s.fpu;
-    f.status = (f.status & !SW_CC) | cc;
+    f.status = match cc {
+        Some(cc) if !c.blocks_store() => (f.status & !SW_CC) | cc,
+        _ => f.status & !(C1 | C2),
+    };
     Ok(())
 }
 

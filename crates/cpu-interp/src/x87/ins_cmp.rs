@@ -49,7 +49,13 @@ fn reg_operand(cpu: &Cpu, i: usize) -> Option<F80> {
 fn fcom_sti<const QUIET: bool, const POPS: u8>(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     begin(cpu)?;
     note(cpu, d, false);
-    let i = if d.ins.op_count() > 1 { sti(d, 1) } else if d.ins.op_count() == 1 { sti(d, 0) } else { 1 };
+    let i = if d.ins.op_count() > 1 {
+        sti(d, 1)
+    } else if d.ins.op_count() == 1 {
+        sti(d, 0)
+    } else {
+        1
+    };
     let mut c = ctx(cpu);
     let b = reg_operand(cpu, i);
     let rel = relation(cpu, &mut c, b, QUIET);
@@ -94,6 +100,10 @@ fn fcomi<const QUIET: bool, const POP: bool>(cpu: &mut Cpu, d: &Decoded) -> Resu
     let mut c = ctx(cpu);
     let b = reg_operand(cpu, i);
     let rel = relation(cpu, &mut c, b, QUIET);
+    // FCOMI leaves C1 alone unless the stack underflowed.
+    if c.flags & super::env::SF == 0 {
+        c.flags = (c.flags & !C1) | (cpu.s.fpu.status & C1);
+    }
     commit(cpu, &c);
     let s = &mut cpu.s;
     s.settle_flags();
@@ -108,7 +118,11 @@ fn fxam(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     begin(cpu)?;
     note(cpu, d, false);
     let f = &mut cpu.s.fpu;
-    let cc = if f.is_empty(0) { examine_empty(f.st(0)) } else { examine(f.st(0)) };
+    let cc = if f.is_empty(0) {
+        examine_empty(f.st(0))
+    } else {
+        examine(f.st(0))
+    };
     f.status = (f.status & !(SW_CC | C1)) | cc;
     Ok(())
 }

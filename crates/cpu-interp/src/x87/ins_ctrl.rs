@@ -28,15 +28,17 @@ fn entry<const WAIT: bool>(cpu: &mut Cpu) -> Result<()> {
 
 fn finit<const WAIT: bool>(cpu: &mut Cpu, _d: &Decoded) -> Result<()> {
     entry::<WAIT>(cpu)?;
+    let was = es(cpu);
     cpu.s.fpu.init();
-    update_es(cpu);
+    update_es_from(cpu, was);
     Ok(())
 }
 
 fn fclex<const WAIT: bool>(cpu: &mut Cpu, _d: &Decoded) -> Result<()> {
     entry::<WAIT>(cpu)?;
+    let was = es(cpu);
     cpu.s.fpu.status &= !(EXC_MASK | super::env::SF | ES | SW_B);
-    update_es(cpu);
+    update_es_from(cpu, was);
     Ok(())
 }
 
@@ -117,7 +119,15 @@ pub fn env_image(f: &super::FpuState, op32: bool, real: bool) -> [u32; 7] {
                 (dp >> 16) << 12,
             ]
         } else {
-            [cw, sw, tw, ip & 0xFFFF, (((ip >> 16) & 0xF) << 12) | op, dp & 0xFFFF, ((dp >> 16) & 0xF) << 12]
+            [
+                cw,
+                sw,
+                tw,
+                ip & 0xFFFF,
+                (((ip >> 16) & 0xF) << 12) | op,
+                dp & 0xFFFF,
+                ((dp >> 16) & 0xF) << 12,
+            ]
         }
     } else if op32 {
         [
@@ -130,12 +140,21 @@ pub fn env_image(f: &super::FpuState, op32: bool, real: bool) -> [u32; 7] {
             (f.fds as u32) | 0xFFFF_0000,
         ]
     } else {
-        [cw, sw, tw, f.fip & 0xFFFF, f.fcs as u32, f.fdp & 0xFFFF, f.fds as u32]
+        [
+            cw,
+            sw,
+            tw,
+            f.fip & 0xFFFF,
+            f.fcs as u32,
+            f.fdp & 0xFFFF,
+            f.fds as u32,
+        ]
     }
 }
 
 /// Loads an environment image into `f` (tags: only "empty" matters).
 pub fn load_env_image(f: &mut super::FpuState, w: [u32; 7], op32: bool, real: bool) {
+    settle_opcode(f);
     f.control = (w[0] as u16 & 0x1F3F) | 0x0040;
     f.status = w[1] as u16;
     f.load_tag_word(w[2] as u16);
@@ -174,6 +193,7 @@ fn env_len(op32: bool) -> u32 {
 }
 
 fn write_env(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
+    settle_opcode(&mut cpu.s.fpu);
     let img = env_image(&cpu.s.fpu, big(d), real_format(cpu));
     let seg = d.mem.seg as usize;
     let base = cpu.ea(d);
@@ -210,8 +230,9 @@ fn fldenv(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     begin(cpu)?;
     let w = read_env(cpu, d)?;
     let real = real_format(cpu);
+    let was = es(cpu);
     load_env_image(&mut cpu.s.fpu, w, big(d), real);
-    update_es(cpu);
+    update_es_from(cpu, was);
     Ok(())
 }
 
@@ -228,10 +249,16 @@ fn fsave<const WAIT: bool>(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
         let mut lo = [0u8; 8];
         lo.copy_from_slice(&b[..8]);
         cpu.write_u64(seg, off, u64::from_le_bytes(lo))?;
-        cpu.write(seg, off.wrapping_add(8), 2, u16::from_le_bytes([b[8], b[9]]) as u32)?;
+        cpu.write(
+            seg,
+            off.wrapping_add(8),
+            2,
+            u16::from_le_bytes([b[8], b[9]]) as u32,
+        )?;
     }
+    let was = es(cpu);
     cpu.s.fpu.init();
-    update_es(cpu);
+    update_es_from(cpu, was);
     Ok(())
 }
 
@@ -248,13 +275,14 @@ fn frstor(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
         *r = F80 { sig: lo, se: hi };
     }
     let real = real_format(cpu);
+    let was = es(cpu);
     let f = &mut cpu.s.fpu;
     load_env_image(f, w, big(d), real);
     for (i, r) in regs.iter().enumerate() {
         let p = f.phys(i);
         f.regs[p] = *r;
     }
-    update_es(cpu);
+    update_es_from(cpu, was);
     Ok(())
 }
 
@@ -291,6 +319,7 @@ pub fn fxrstor_image(f: &mut super::FpuState, b: &[u8; 160]) -> Result<()> {
     f.status = u16::from_le_bytes([b[2], b[3]]);
     f.load_abridged_tag(b[4]);
     f.opcode = u16::from_le_bytes([b[6], b[7]]) & 0x7FF;
+    f.fop_code = 0;
     f.fip = u32::from_le_bytes([b[8], b[9], b[10], b[11]]);
     f.fcs = u16::from_le_bytes([b[12], b[13]]);
     f.fdp = u32::from_le_bytes([b[16], b[17], b[18], b[19]]);
@@ -321,6 +350,7 @@ fn fxsave(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     let off = fx_area(cpu, d, true)?;
     let seg = d.mem.seg as usize;
     cpu.probe_write(seg, off, 160)?;
+    settle_opcode(&mut cpu.s.fpu);
     let img = fxsave_image(&cpu.s.fpu);
     for (k, ch) in img.chunks(4).enumerate() {
         let v = u32::from_le_bytes([ch[0], ch[1], ch[2], ch[3]]);
@@ -337,8 +367,9 @@ fn fxrstor(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
         let v = cpu.read(seg, off.wrapping_add(4 * k as u32), 4)?;
         img[4 * k..4 * k + 4].copy_from_slice(&v.to_le_bytes());
     }
+    let was = es(cpu);
     fxrstor_image(&mut cpu.s.fpu, &img)?;
-    update_es(cpu);
+    update_es_from(cpu, was);
     Ok(())
 }
 
@@ -404,16 +435,21 @@ mod tests {
         assert_eq!(img[6], 0xFFFF_0010);
         let mut g = FpuState::default();
         load_env_image(&mut g, img, true, false);
-        assert_eq!((g.control, g.status, g.tag, g.fip, g.fcs, g.opcode), (0x037F, 0x3800, 0x3FFF, 0x1234_5678, 8, 0x1D9));
+        assert_eq!(
+            (g.control, g.status, g.tag, g.fip, g.fcs, g.opcode),
+            (0x037F, 0x3800, 0x3FFF, 0x1234_5678, 8, 0x1D9)
+        );
     }
 
     #[test]
     fn real_mode_env_layouts_carry_linear_pointers() {
-        let mut f = FpuState::default();
-        f.fcs = 0x1234;
-        f.fip = 0x0010;
-        f.fds = 0xF000;
-        f.fdp = 0x0FFF;
+        let f = FpuState {
+            fcs: 0x1234,
+            fip: 0x0010,
+            fds: 0xF000,
+            fdp: 0x0FFF,
+            ..Default::default()
+        };
         let img16 = env_image(&f, false, true);
         assert_eq!(img16[3], 0x2350, "low 16 bits of 0x12350");
         assert_eq!(img16[4], 0x1000, "bits 16-19 in 12-15");
@@ -440,12 +476,127 @@ mod tests {
         assert_eq!(img[4], 0xC0, "R6 and R7 in use");
         assert_eq!(&img[32..42], &F80::INDEFINITE.to_bytes());
         assert_eq!(&img[48..58], &F80::ONE.to_bytes());
-        assert_eq!(u32::from_le_bytes([img[24], img[25], img[26], img[27]]), 0x1F80);
+        assert_eq!(
+            u32::from_le_bytes([img[24], img[25], img[26], img[27]]),
+            0x1F80
+        );
         let mut g = FpuState::default();
         fxrstor_image(&mut g, &img).unwrap();
         assert_eq!(g, f);
         let mut bad = img;
         bad[27] = 1;
         assert_eq!(fxrstor_image(&mut g, &bad), Err(Exception::GP(0)));
+    }
+}
+
+#[cfg(test)]
+mod machine_tests {
+    use crate::harness::*;
+    use crate::x87::F80;
+    use crate::Stop;
+    use iced_x86::code_asm::*;
+
+    #[test]
+    fn fsave_frstor_round_trip_protected_32() {
+        let code = asm32(CODE_BASE as u64, |a| {
+            a.fninit().unwrap();
+            a.fldpi().unwrap();
+            a.fld1().unwrap();
+            a.fnsave(ptr(DATA_BASE)).unwrap();
+            a.fnstsw(word_ptr(DATA_BASE + 200)).unwrap();
+            a.frstor(ptr(DATA_BASE)).unwrap();
+            a.fxsave(ptr(DATA_BASE + 0x200)).unwrap();
+            a.hlt().unwrap();
+        });
+        let mut m = TestMachine::flat32(&code);
+        assert_eq!(m.run(), Stop::Halted);
+        let p = &mut m.mmu.phys;
+        assert_eq!(p.read_u32(DATA_BASE), 0xFFFF_037F);
+        assert_eq!(p.read_u32(DATA_BASE + 4) & 0xFFFF, 0x3000, "TOP = 6");
+        assert_eq!(p.read_u32(DATA_BASE + 8) & 0xFFFF, 0x0FFF, "R6, R7 valid");
+        assert_eq!(p.read_u32(DATA_BASE + 12), CODE_BASE + 4, "FIP of FLD1");
+        assert_eq!(p.read_u32(DATA_BASE + 16) & 0xFFFF, 0x08, "FCS");
+        assert_eq!(p.read_u32(DATA_BASE + 16) >> 16, 0x1E8, "FOP of FLD1");
+        assert_eq!(p.read_u64(DATA_BASE + 28), 1 << 63, "ST0 = 1.0");
+        assert_eq!(p.read_u16(DATA_BASE + 36), 0x3FFF);
+        assert_eq!(
+            p.read_u64(DATA_BASE + 38),
+            0xC90F_DAA2_2168_C235,
+            "ST1 = pi"
+        );
+        assert_eq!(p.read_u16(DATA_BASE + 200), 0, "FNSAVE reinitialises");
+        assert_eq!(m.s.fpu.st(0), F80::ONE);
+        assert_eq!(m.s.fpu.top(), 6);
+        let fx = DATA_BASE + 0x200;
+        assert_eq!(p.read_u16(fx), 0x037F);
+        assert_eq!(p.read_u8(fx + 4), 0xC0);
+        assert_eq!(p.read_u64(fx + 48), 0xC90F_DAA2_2168_C235);
+    }
+
+    #[test]
+    fn fstenv_real_mode_16_and_fldenv() {
+        let code = asm16(0, |a| {
+            a.fninit().unwrap();
+            a.fld1().unwrap();
+            a.fnstenv(ptr(0x100)).unwrap();
+            a.fnstcw(word_ptr(0x120)).unwrap();
+            a.fldenv(ptr(0x100)).unwrap();
+            a.hlt().unwrap();
+        });
+        let mut m = TestMachine::real(&code);
+        assert_eq!(m.run(), Stop::Halted);
+        let p = &mut m.mmu.phys;
+        let base = 0x30100;
+        assert_eq!(p.read_u16(base), 0x037F);
+        assert_eq!(p.read_u16(base + 4), 0x3FFF, "tag word");
+        assert_eq!(p.read_u16(base + 6), 0x0002, "FIP linear low = 0x10002");
+        assert_eq!(p.read_u16(base + 8) & 0xF000, 0x1000, "FIP bits 16-19");
+        assert_eq!(p.read_u16(0x30120), 0x037F | 0x3F);
+        assert_eq!(m.s.fpu.control, 0x037F, "FLDENV restored the saved CW");
+    }
+
+    #[test]
+    fn fxsave_requires_alignment() {
+        let code = asm32(CODE_BASE as u64, |a| {
+            a.fxsave(ptr(DATA_BASE + 8)).unwrap();
+            a.hlt().unwrap();
+        });
+        let mut m = TestMachine::flat32(&code);
+        let stop = m.run();
+        assert_ne!(m.s.eip, CODE_BASE + 8, "did not complete: {stop:?}");
+    }
+
+    /// FPU-heavy guest loop for a MIPS figure (run with --ignored --release).
+    #[test]
+    #[ignore]
+    fn x87_loop_mips() {
+        let n = 2_000_000u32;
+        let code = asm32(CODE_BASE as u64, |a| {
+            let mut top = a.create_label();
+            a.fninit().unwrap();
+            a.mov(ecx, n).unwrap();
+            a.fldz().unwrap();
+            a.set_label(&mut top).unwrap();
+            a.fld(dword_ptr(DATA_BASE)).unwrap();
+            a.fmul(dword_ptr(DATA_BASE + 4)).unwrap();
+            a.faddp(st1, st0).unwrap();
+            a.fld(st0).unwrap();
+            a.fsqrt().unwrap();
+            a.fstp(qword_ptr(DATA_BASE + 8)).unwrap();
+            a.dec(ecx).unwrap();
+            a.jnz(top).unwrap();
+            a.hlt().unwrap();
+        });
+        let mut m = TestMachine::flat32(&code);
+        m.mmu.phys.write_u32(DATA_BASE, 1.5f32.to_bits());
+        m.mmu.phys.write_u32(DATA_BASE + 4, 0.75f32.to_bits());
+        let t = std::time::Instant::now();
+        assert_eq!(m.run_budget(u64::MAX), Stop::Halted);
+        let secs = t.elapsed().as_secs_f64();
+        let insns = 8.0 * n as f64 + 4.0;
+        println!(
+            "x87 loop: {:.1} MIPS ({insns} instructions in {secs:.3} s)",
+            insns / secs / 1e6
+        );
     }
 }

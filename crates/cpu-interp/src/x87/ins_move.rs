@@ -1,27 +1,36 @@
 //! Handlers that move values onto, off and around the register stack:
 //! FLD/FST/FSTP (m32, m64, m80, ST(i)), FILD/FIST/FISTP (m16, m32, m64),
 //! FBLD/FBSTP, the constants (FLD1, FLDZ, FLDPI, FLDL2E, FLDL2T, FLDLG2,
-//! FLDLN2, rounded per RC from 128-bit values), FXCH, FCMOVcc, FFREE(P),
+//! FLDLN2, see `consts`), FXCH, FCMOVcc, FFREE(P),
 //! FINCSTP, FDECSTP. Stack underflow stores the masked-response
 //! indefinite of the destination format; overflow pushes the indefinite.
 
 use iced_x86::Code;
 
-use super::env::{Ctx, Precision, IE};
+use super::consts::{constant, L2E, L2T, LG2, LN2, PI};
+use super::env::{Ctx, IE};
 use super::exec::*;
 use super::f80::F80;
-use super::round::round_pack;
 use super::{convert, state::TAG_EMPTY};
 use crate::cpu::Cpu;
 use crate::decode::Decoded;
 use crate::dispatch::Table;
 use crate::exception::Result;
 
-/// Pushes `v` computed by a load whose own flags are in `c`; an unmasked IE
-/// from the load stops it (an unmasked DE does not).
-fn load(cpu: &mut Cpu, c: &mut Ctx, v: F80) {
-    if c.flags & !c.cw & IE == 0 {
-        push_checked(cpu, c, v);
+/// Pushes the value `conv` computes (with its own flags), or handles a
+/// stack overflow first, in which case `conv` is not evaluated (a denormal
+/// or SNaN source raises nothing). An unmasked IE from `conv` stops the
+/// load; an unmasked DE does not.
+fn load(cpu: &mut Cpu, c: &mut Ctx, conv: impl FnOnce(&mut Ctx) -> F80) {
+    if !cpu.s.fpu.is_empty(7) {
+        if overflow(c) {
+            cpu.s.fpu.push(F80::INDEFINITE);
+        }
+    } else {
+        let v = conv(c);
+        if c.flags & !c.cw & IE == 0 {
+            cpu.s.fpu.push(v);
+        }
     }
     commit(cpu, c);
 }
@@ -31,8 +40,7 @@ fn fld_m32(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     let m = read_m32(cpu, d)?;
     note(cpu, d, true);
     let mut c = ctx(cpu);
-    let v = convert::from_f32(m, &mut c);
-    load(cpu, &mut c, v);
+    load(cpu, &mut c, |c| convert::from_f32(m, c));
     Ok(())
 }
 
@@ -41,8 +49,7 @@ fn fld_m64(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     let m = read_m64(cpu, d)?;
     note(cpu, d, true);
     let mut c = ctx(cpu);
-    let v = convert::from_f64(m, &mut c);
-    load(cpu, &mut c, v);
+    load(cpu, &mut c, |c| convert::from_f64(m, c));
     Ok(())
 }
 
@@ -51,7 +58,7 @@ fn fld_m80(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     let m = read_m80(cpu, d)?;
     note(cpu, d, true);
     let mut c = ctx(cpu);
-    load(cpu, &mut c, F80::from_bytes(m));
+    load(cpu, &mut c, |_| F80::from_bytes(m));
     Ok(())
 }
 
@@ -60,15 +67,16 @@ fn fld_sti(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     note(cpu, d, false);
     let i = sti(d, 0);
     let mut c = ctx(cpu);
-    let v = if cpu.s.fpu.is_empty(i) {
-        if !underflow(&mut c) {
-            return Ok(commit(cpu, &c));
+    if cpu.s.fpu.is_empty(i) {
+        // Underflow wins over a simultaneous overflow (C1 stays 0) and the
+        // indefinite is pushed regardless.
+        if underflow(&mut c) {
+            cpu.s.fpu.push(F80::INDEFINITE);
         }
-        F80::INDEFINITE
-    } else {
-        cpu.s.fpu.st(i)
-    };
-    load(cpu, &mut c, v);
+        return stop(cpu, &c);
+    }
+    let v = cpu.s.fpu.st(i);
+    load(cpu, &mut c, |_| v);
     Ok(())
 }
 
@@ -81,7 +89,7 @@ fn fild<const BYTES: u8>(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     };
     note(cpu, d, true);
     let mut c = ctx(cpu);
-    load(cpu, &mut c, convert::from_i64(v));
+    load(cpu, &mut c, |_| convert::from_i64(v));
     Ok(())
 }
 
@@ -90,28 +98,15 @@ fn fbld(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     let m = read_m80(cpu, d)?;
     note(cpu, d, true);
     let mut c = ctx(cpu);
-    load(cpu, &mut c, convert::from_bcd(m));
+    load(cpu, &mut c, |_| convert::from_bcd(m));
     Ok(())
-}
-
-/// The constants as 128-bit significands with their biased exponents.
-const PI: (u128, i32) = (0xC90F_DAA2_2168_C234_C4C6_628B_80DC_1CD1, 0x4000);
-const L2T: (u128, i32) = (0xD49A_784B_CD1B_8AFE_492B_F6FF_4DAF_DB4C, 0x4000);
-const L2E: (u128, i32) = (0xB8AA_3B29_5C17_F0BB_BE87_FED0_691D_3E88, 0x3FFF);
-const LG2: (u128, i32) = (0x9A20_9A84_FBCF_F798_8F89_59AC_0B7C_9178, 0x3FFD);
-const LN2: (u128, i32) = (0xB172_17F7_D1CF_79AB_C9E3_B398_03F2_F6AF, 0x3FFE);
-
-/// A constant rounded per RC (no exception flags are raised).
-pub fn constant(k: (u128, i32), cw: u16) -> F80 {
-    let mut c = Ctx::new(cw | 0x3F);
-    round_pack(false, k.1, k.0, Precision::P64, &mut c)
 }
 
 fn fld_const(cpu: &mut Cpu, d: &Decoded, v: F80) -> Result<()> {
     begin(cpu)?;
     note(cpu, d, false);
     let mut c = ctx(cpu);
-    load(cpu, &mut c, v);
+    load(cpu, &mut c, |_| v);
     Ok(())
 }
 
@@ -175,7 +170,13 @@ fn store<const POP: bool>(
 }
 
 fn fst_m32<const POP: bool>(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
-    store::<POP>(cpu, d, 4, |x, c| convert::to_f32(x, c).map(u64::from), 0xFFC0_0000)
+    store::<POP>(
+        cpu,
+        d,
+        4,
+        |x, c| convert::to_f32(x, c).map(u64::from),
+        0xFFC0_0000,
+    )
 }
 
 fn fst_m64<const POP: bool>(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
@@ -185,11 +186,22 @@ fn fst_m64<const POP: bool>(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
 fn fist<const BYTES: u8, const POP: bool>(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     let bits = BYTES as u32 * 8;
     let ind = 1u64 << (bits - 1);
-    store::<POP>(cpu, d, BYTES as u32, |x, c| convert::to_int(x, bits, c).map(|v| v as u64), ind)
+    store::<POP>(
+        cpu,
+        d,
+        BYTES as u32,
+        |x, c| convert::to_int(x, bits, c).map(|v| v as u64),
+        ind,
+    )
 }
 
 /// FSTP m80 and FBSTP m80.
-fn store80(cpu: &mut Cpu, d: &Decoded, conv: impl FnOnce(F80, &mut Ctx) -> Option<[u8; 10]>, ind: [u8; 10]) -> Result<()> {
+fn store80(
+    cpu: &mut Cpu,
+    d: &Decoded,
+    conv: impl FnOnce(F80, &mut Ctx) -> Option<[u8; 10]>,
+    ind: [u8; 10],
+) -> Result<()> {
     begin(cpu)?;
     probe_store(cpu, d, 10)?;
     note(cpu, d, true);
@@ -208,11 +220,21 @@ fn store80(cpu: &mut Cpu, d: &Decoded, conv: impl FnOnce(F80, &mut Ctx) -> Optio
 }
 
 fn fstp_m80(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
-    store80(cpu, d, |x, _| Some(x.to_bytes()), F80::INDEFINITE.to_bytes())
+    store80(
+        cpu,
+        d,
+        |x, _| Some(x.to_bytes()),
+        F80::INDEFINITE.to_bytes(),
+    )
 }
 
 fn fbstp(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
-    store80(cpu, d, convert::to_bcd, [0, 0, 0, 0, 0, 0, 0, 0xC0, 0xFF, 0xFF])
+    store80(
+        cpu,
+        d,
+        convert::to_bcd,
+        [0, 0, 0, 0, 0, 0, 0, 0xC0, 0xFF, 0xFF],
+    )
 }
 
 /// FST ST(i) / FSTP ST(i).
@@ -223,7 +245,7 @@ fn fst_sti<const POP: bool>(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     let mut c = ctx(cpu);
     let v = if cpu.s.fpu.is_empty(0) {
         if !underflow(&mut c) {
-            return Ok(commit(cpu, &c));
+            return stop(cpu, &c);
         }
         F80::INDEFINITE
     } else {
@@ -246,7 +268,7 @@ fn fxch(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     let (mut a, mut b) = (f.st(0), f.st(i));
     if f.is_empty(0) || f.is_empty(i) {
         if !underflow(&mut c) {
-            return Ok(commit(cpu, &c));
+            return stop(cpu, &c);
         }
         if f.is_empty(0) {
             a = F80::INDEFINITE;
@@ -277,9 +299,13 @@ fn fcmov<const CC: u8>(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
         if underflow(&mut c) {
             cpu.s.fpu.set_st(0, F80::INDEFINITE);
         }
-    } else if cond {
-        let v = cpu.s.fpu.st(i);
-        cpu.s.fpu.set_st(0, v);
+    } else {
+        if cond {
+            let v = cpu.s.fpu.st(i);
+            cpu.s.fpu.set_st(0, v);
+        }
+        // Without a stack fault FCMOVcc leaves C1 alone.
+        c.flags |= cpu.s.fpu.status & super::env::C1;
     }
     commit(cpu, &c);
     Ok(())
@@ -294,6 +320,7 @@ fn ffree<const POP: bool>(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     if POP {
         f.pop();
     }
+    f.status &= !super::env::C1;
     Ok(())
 }
 
@@ -301,7 +328,11 @@ fn fincstp<const DOWN: bool>(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     begin(cpu)?;
     note(cpu, d, false);
     let f = &mut cpu.s.fpu;
-    let t = if DOWN { f.top().wrapping_sub(1) } else { f.top() + 1 };
+    let t = if DOWN {
+        f.top().wrapping_sub(1)
+    } else {
+        f.top() + 1
+    };
     f.set_top(t & 7);
     f.status &= !super::env::C1;
     Ok(())
@@ -339,6 +370,7 @@ pub fn register(t: &mut Table) {
     t.set(Fstp_sti, fst_sti::<true>);
     t.set(Fstp_sti_DFD0, fst_sti::<true>);
     t.set(Fstp_sti_DFD8, fst_sti::<true>);
+    t.set(Fstpnce_sti, fst_sti::<true>);
     t.set(Fxch_st0_sti, fxch);
     t.set(Fxch_st0_sti_DDC8, fxch);
     t.set(Fxch_st0_sti_DFC8, fxch);
@@ -354,17 +386,4 @@ pub fn register(t: &mut Table) {
     t.set(Ffreep_sti, ffree::<true>);
     t.set(Fincstp, fincstp::<false>);
     t.set(Fdecstp, fincstp::<true>);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn constants_round_per_rc() {
-        assert_eq!(constant(PI, 0x037F), F80::new(false, 0x4000, 0xC90F_DAA2_2168_C235));
-        assert_eq!(constant(PI, 0x077F), F80::new(false, 0x4000, 0xC90F_DAA2_2168_C234));
-        assert_eq!(constant(LN2, 0x037F), F80::new(false, 0x3FFE, 0xB172_17F7_D1CF_79AC));
-        assert_eq!(constant(L2E, 0x0F7F), F80::new(false, 0x3FFF, 0xB8AA_3B29_5C17_F0BB));
-    }
 }

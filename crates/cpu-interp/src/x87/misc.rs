@@ -86,32 +86,34 @@ pub fn xtract(a: F80, ctx: &mut Ctx) -> (F80, F80) {
 }
 
 /// FPREM (truncating, `ieee == false`) or FPREM1 (round to nearest).
-/// Returns the new st(0) and the condition codes C0..C3 (C1 is a quotient
-/// bit here, so the rounding's C1 is dropped from `ctx`).
-pub fn prem(a: F80, b: F80, ieee: bool, ctx: &mut Ctx) -> (F80, u16) {
+/// Returns the new st(0) and the condition codes C0..C3 to replace, or
+/// `None` for a NaN result or a stopped instruction, where the x87 clears
+/// C1 and C2 and leaves C0 and C3 alone. (C1 is a quotient bit here, so the
+/// rounding's C1 is dropped from `ctx`.)
+pub fn prem(a: F80, b: F80, ieee: bool, ctx: &mut Ctx) -> (F80, Option<u16>) {
     let r = prem_inner(a, b, ieee, ctx);
     ctx.flags &= !C1;
     r
 }
 
-fn prem_inner(a: F80, b: F80, ieee: bool, ctx: &mut Ctx) -> (F80, u16) {
+fn prem_inner(a: F80, b: F80, ieee: bool, ctx: &mut Ctx) -> (F80, Option<u16>) {
     if let Some(r) = screen2(a, b, ctx) {
-        return (r, 0);
+        return (r, None);
     }
     let (ca, cb) = (a.class(), b.class());
     if ca == Class::Infinity || cb == Class::Zero {
         ctx.raise(IE);
-        return (F80::INDEFINITE, 0);
+        return (F80::INDEFINITE, None);
     }
     if denormal_check(&[a, b], ctx) {
-        return (a, 0);
+        return (a, None);
     }
     if ca == Class::Zero {
-        return (a, 0);
+        return (a, Some(0));
     }
     let x = finite(a);
     if cb == Class::Infinity {
-        return (a.repacked(), 0);
+        return (a.repacked(), Some(0));
     }
     let y = finite(b);
     let d = x.exp - y.exp;
@@ -120,7 +122,7 @@ fn prem_inner(a: F80, b: F80, ieee: bool, ctx: &mut Ctx) -> (F80, u16) {
         // (an unmasked UE fires for a denormal dividend).
         return (
             round_pack(x.sign, x.exp + 64, x.sig as u128, Precision::P64, ctx),
-            0,
+            Some(0),
         );
     }
     if d >= 64 {
@@ -129,7 +131,7 @@ fn prem_inner(a: F80, b: F80, ieee: bool, ctx: &mut Ctx) -> (F80, u16) {
         let rem = num % y.sig as u128;
         let unit = y.exp + (d - n);
         let r = round_pack(x.sign, unit + 64, rem, Precision::P64, ctx);
-        return (if rem == 0 { F80::new(x.sign, 0, 0) } else { r }, C2);
+        return (if rem == 0 { F80::new(x.sign, 0, 0) } else { r }, Some(C2));
     }
     let (num, den, unit) = if d >= 0 {
         ((x.sig as u128) << d, y.sig as u128, y.exp)
@@ -148,9 +150,12 @@ fn prem_inner(a: F80, b: F80, ieee: bool, ctx: &mut Ctx) -> (F80, u16) {
         | if q & 2 != 0 { C3 } else { 0 }
         | if q & 1 != 0 { C1 } else { 0 };
     if rem == 0 {
-        return (F80::new(x.sign, 0, 0), cc);
+        return (F80::new(x.sign, 0, 0), Some(cc));
     }
-    (round_pack(sign, unit + 64, rem, Precision::P64, ctx), cc)
+    (
+        round_pack(sign, unit + 64, rem, Precision::P64, ctx),
+        Some(cc),
+    )
 }
 
 #[cfg(test)]
@@ -182,12 +187,15 @@ mod tests {
     #[test]
     fn remainders_and_quotient_bits() {
         let mut c = Ctx::new(0x037F);
-        assert_eq!(prem(f(7.0), f(2.0), false, &mut c), (f(1.0), C3 | C1));
-        assert_eq!(prem(f(7.0), f(2.0), true, &mut c), (f(-1.0), C0));
-        assert_eq!(prem(f(-7.5), f(2.0), false, &mut c), (f(-1.5), C3 | C1));
-        assert_eq!(prem(f(1.0), f(4.0), true, &mut c), (f(1.0), 0));
-        assert_eq!(prem(f(3.0), f(4.0), true, &mut c), (f(-1.0), C1));
+        assert_eq!(prem(f(7.0), f(2.0), false, &mut c), (f(1.0), Some(C3 | C1)));
+        assert_eq!(prem(f(7.0), f(2.0), true, &mut c), (f(-1.0), Some(C0)));
+        assert_eq!(
+            prem(f(-7.5), f(2.0), false, &mut c),
+            (f(-1.5), Some(C3 | C1))
+        );
+        assert_eq!(prem(f(1.0), f(4.0), true, &mut c), (f(1.0), Some(0)));
+        assert_eq!(prem(f(3.0), f(4.0), true, &mut c), (f(-1.0), Some(C1)));
         let (_, cc) = prem(f(1e30), f(3.0), false, &mut c);
-        assert_eq!(cc, C2, "exponent difference >= 64 is partial");
+        assert_eq!(cc, Some(C2), "exponent difference >= 64 is partial");
     }
 }

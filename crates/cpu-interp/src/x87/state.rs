@@ -46,6 +46,13 @@ pub struct FpuState {
     pub fds: u16,
     pub fdp: u32,
     pub mxcsr: u32,
+    /// The last non-control instruction as an `iced_x86::Code` (0 = none:
+    /// `opcode` holds the value, e.g. after FRSTOR) and its ModRM mod/rm
+    /// bits; the 11-bit opcode is rebuilt from them only when an image is
+    /// saved (`exec::last_opcode`), keeping the common path cheap.
+    pub fop_code: u16,
+    pub fop_modrm: u8,
+    pub _pad: u8,
 }
 
 impl Default for FpuState {
@@ -64,6 +71,9 @@ impl Default for FpuState {
             fds: 0,
             fdp: 0,
             mxcsr: 0x1F80,
+            fop_code: 0,
+            fop_modrm: 0,
+            _pad: 0,
         }
     }
 }
@@ -80,6 +90,7 @@ impl FpuState {
         self.fcs = 0;
         self.fds = 0;
         self.fdp = 0;
+        self.fop_code = 0;
     }
 
     #[inline(always)]

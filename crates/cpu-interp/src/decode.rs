@@ -163,6 +163,13 @@ pub fn gpr_index(r: Register) -> u8 {
 pub struct Block {
     pub eip: u32,
     pub code32: bool,
+    /// CS base and limit the block was decoded under (the fast lookup
+    /// matches on them).
+    pub cs_base: u32,
+    pub cs_limit: u32,
+    /// Cleared when the block is invalidated, so stale references held by
+    /// the fast lookup table are never run.
+    pub alive: Cell<bool>,
     /// Physical page numbers (paddr >> 12) the block's bytes come from.
     pub pages: [u32; 2],
     pub ops: Vec<Decoded>,
@@ -208,18 +215,75 @@ pub struct BlockKey {
     pub code32: bool,
 }
 
-/// Decoded blocks by physical address, EIP and code size.
-#[derive(Default)]
+/// Entries of the direct-mapped fast lookup table (by linear address).
+const FAST_SLOTS: usize = 4096;
+
+/// Decoded blocks by physical address, EIP and code size, plus a
+/// direct-mapped table by linear address that skips the page translation
+/// and the hash lookup when the TLB confirms the mapping is unchanged.
 pub struct BlockCache {
     blocks: HashMap<BlockKey, Rc<Block>, BuildHasherDefault<KeyHasher>>,
     by_page: HashMap<u32, Vec<BlockKey>>,
+    fast: Vec<Option<Rc<Block>>>,
     pub decoded_blocks: u64,
     pub invalidations: u64,
+    pub fast_hits: u64,
+}
+
+impl Default for BlockCache {
+    fn default() -> Self {
+        BlockCache {
+            blocks: HashMap::default(),
+            by_page: HashMap::new(),
+            fast: vec![None; FAST_SLOTS],
+            decoded_blocks: 0,
+            invalidations: 0,
+            fast_hits: 0,
+        }
+    }
+}
+
+#[inline(always)]
+fn fast_slot(lin: u32) -> usize {
+    ((lin ^ (lin >> 10)) as usize) & (FAST_SLOTS - 1)
 }
 
 impl BlockCache {
     pub fn new() -> BlockCache {
         BlockCache::default()
+    }
+
+    /// The fast path of `get`: the block last seen at this linear address,
+    /// if it is alive, was decoded for the same CS base/limit/size and the
+    /// TLB still maps its first page (and second, for a straddling block)
+    /// to the same physical page for execution.
+    #[inline(always)]
+    fn fast_get(&mut self, cpu: &mut Cpu, lin: u32, eip: u32, code32: bool) -> Option<Rc<Block>> {
+        let b = self.fast[fast_slot(lin)].as_ref()?;
+        let cs = &cpu.s.seg[CS];
+        if b.eip != eip
+            || b.cs_base != cs.base
+            || b.cs_limit != cs.limit
+            || b.code32 != code32
+            || !b.alive.get()
+        {
+            return None;
+        }
+        cpu.mmu.sync_map_changes();
+        let user = (cpu.s.cpl == 3) as usize;
+        let e = cpu.mmu.tlb.entry(user, lin);
+        if e.exec != lin & 0xFFFF_F000 || e.paddr >> 12 != b.pages[0] {
+            return None;
+        }
+        if b.pages[1] != b.pages[0] {
+            let next = (lin & 0xFFFF_F000).wrapping_add(4096);
+            let e = cpu.mmu.tlb.entry(user, next);
+            if e.exec != next || e.paddr >> 12 != b.pages[1] {
+                return None;
+            }
+        }
+        self.fast_hits += 1;
+        Some(b.clone())
     }
 
     pub fn len(&self) -> usize {
@@ -239,11 +303,24 @@ impl BlockCache {
             return Err(Exception::GP(0));
         }
         let lin = cs.base.wrapping_add(eip);
+        if let Some(b) = self.fast_get(cpu, lin, eip, code32) {
+            return Ok(b);
+        }
         let ctx = cpu.s.paging_ctx();
         let paddr = cpu.mmu.translate(&ctx, lin, mmu::Access::Execute)?;
         let key = BlockKey { paddr, eip, code32 };
         if let Some(b) = self.blocks.get(&key) {
-            return Ok(b.clone());
+            let b = b.clone();
+            if b.cs_base == cs.base
+                && b.cs_limit == cs.limit
+                && self.second_page_current(cpu, &b, lin)
+            {
+                self.fast[fast_slot(lin)] = Some(b.clone());
+                return Ok(b);
+            }
+            // Decoded under another CS limit, or the straddling tail now
+            // maps elsewhere: decode afresh.
+            self.remove(key);
         }
         let block = Rc::new(decode_block(cpu, eip, lin, paddr, code32)?);
         self.decoded_blocks += 1;
@@ -255,23 +332,44 @@ impl BlockCache {
             self.by_page.entry(p).or_default().push(key);
         }
         self.blocks.insert(key, block.clone());
+        self.fast[fast_slot(lin)] = Some(block.clone());
         Ok(block)
+    }
+
+    /// Whether a block's straddling tail still comes from the page it was
+    /// decoded from.
+    fn second_page_current(&mut self, cpu: &mut Cpu, b: &Block, lin: u32) -> bool {
+        if b.pages[1] == b.pages[0] {
+            return true;
+        }
+        let next = (lin & 0xFFFF_F000).wrapping_add(4096);
+        let ctx = cpu.s.paging_ctx();
+        matches!(cpu.mmu.translate(&ctx, next, mmu::Access::Execute), Ok(p) if p >> 12 == b.pages[1])
+    }
+
+    fn remove(&mut self, key: BlockKey) {
+        if let Some(b) = self.blocks.remove(&key) {
+            b.alive.set(false);
+            self.invalidations += 1;
+        }
     }
 
     /// Drops every block with bytes on physical page `page` (paddr >> 12).
     pub fn invalidate_page(&mut self, page: u32) {
         if let Some(keys) = self.by_page.remove(&page) {
             for k in keys {
-                if self.blocks.remove(&k).is_some() {
-                    self.invalidations += 1;
-                }
+                self.remove(k);
             }
         }
     }
 
     pub fn clear(&mut self) {
+        for b in self.blocks.values() {
+            b.alive.set(false);
+        }
         self.blocks.clear();
         self.by_page.clear();
+        self.fast.iter_mut().for_each(|f| *f = None);
     }
 }
 
@@ -340,6 +438,9 @@ fn decode_block(cpu: &mut Cpu, eip: u32, lin: u32, paddr: u32, code32: bool) -> 
     Ok(Block {
         eip,
         code32,
+        cs_base: cpu.s.seg[CS].base,
+        cs_limit: limit,
+        alive: Cell::new(true),
         pages,
         ops,
         exec_count: Cell::new(0),

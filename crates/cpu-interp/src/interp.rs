@@ -35,7 +35,7 @@ impl Interpreter {
 
     /// Takes a pending external interrupt if IF allows it. Returns whether
     /// one was delivered.
-    fn poll_interrupt(cpu: &mut Cpu) -> bool {
+    pub fn poll_interrupt(cpu: &mut Cpu) -> bool {
         if !cpu.s.iflag() || !cpu.bus.interrupt_pending() {
             return false;
         }
@@ -48,12 +48,27 @@ impl Interpreter {
     /// Executes instructions of the current block (or a single instruction
     /// when `single` is set). Returns after the block ends, control leaves
     /// it, or a handler requests an exit.
-    fn run_block(&mut self, cpu: &mut Cpu, single: bool) {
+    ///
+    /// Returns whether a handler asked to leave the block because state the
+    /// engine depends on changed (mode, IF, port I/O, an interrupt or
+    /// exception was delivered): the caller then looks at the INTR line
+    /// again. Blocks that end at ordinary branches do not.
+    pub fn run_block(&mut self, cpu: &mut Cpu, single: bool) -> bool {
+        let changed = self.run_block_nosync(cpu, single);
+        self.sync_code_pages(cpu.mmu);
+        changed
+    }
+
+    /// `run_block` without draining mmu's dirty-code-page list afterwards:
+    /// for an engine (the translator) that keeps its own caches of the same
+    /// pages and must drain the list itself to invalidate both.
+    pub fn run_block_nosync(&mut self, cpu: &mut Cpu, single: bool) -> bool {
         let block = match self.cache.get(cpu) {
             Ok(b) => b,
             Err(e) => {
                 interrupt::deliver_exception(cpu, e);
-                return;
+                cpu.s.exit_request &= !EXIT_BLOCK;
+                return true;
             }
         };
         block.exec_count.set(block.exec_count.get().wrapping_add(1));
@@ -71,8 +86,9 @@ impl Interpreter {
                 break;
             }
         }
+        let changed = cpu.s.exit_request & EXIT_BLOCK != 0;
         cpu.s.exit_request &= !EXIT_BLOCK;
-        self.sync_code_pages(cpu.mmu);
+        changed
     }
 }
 
@@ -81,6 +97,10 @@ impl Engine for Interpreter {
         let end = s.icount.saturating_add(budget);
         let mut cpu = Cpu { s, mmu, bus };
         self.sync_code_pages(cpu.mmu);
+        // The INTR line is looked at on entry (the machine may have raised
+        // an IRQ between slices) and after blocks that changed state;
+        // devices only raise interrupts from port I/O or between slices.
+        let mut poll = true;
         loop {
             if cpu.s.run_state == RunState::Shutdown {
                 return Stop::Shutdown;
@@ -94,15 +114,16 @@ impl Engine for Interpreter {
             }
             let shadow = cpu.s.int_shadow;
             cpu.s.int_shadow = false;
-            if !shadow {
+            if !shadow && poll {
                 Self::poll_interrupt(&mut cpu);
+                poll = false;
             }
             if cpu.s.run_state == RunState::Halted {
                 return Stop::Halted;
             }
             // Inside an interrupt shadow, run exactly one instruction
             // before interrupts are looked at again.
-            self.run_block(&mut cpu, shadow);
+            poll |= self.run_block(&mut cpu, shadow) || shadow;
         }
     }
 }

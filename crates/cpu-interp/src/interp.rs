@@ -7,7 +7,7 @@ use mmu::Mmu;
 use crate::bus::{Bus, Engine, Stop};
 use crate::cpu::{Cpu, EXIT_BLOCK, EXIT_EXTERNAL};
 use crate::decode::BlockCache;
-use crate::state::{CpuState, RunState};
+use crate::state::{fl, CpuState, RunState};
 use crate::sys::interrupt;
 
 /// The reference interpreter.
@@ -15,6 +15,8 @@ use crate::sys::interrupt;
 pub struct Interpreter {
     pub cache: BlockCache,
     dirty_pages: Vec<u32>,
+    /// The last instruction run by `run_block_nosync` raised an exception.
+    last_faulted: bool,
 }
 
 impl Interpreter {
@@ -68,9 +70,11 @@ impl Interpreter {
             Err(e) => {
                 interrupt::deliver_exception(cpu, e);
                 cpu.s.exit_request &= !EXIT_BLOCK;
+                self.last_faulted = true;
                 return true;
             }
         };
+        self.last_faulted = false;
         block.exec_count.set(block.exec_count.get().wrapping_add(1));
         let mask = if block.code32 { u32::MAX } else { 0xFFFF };
         for d in block.ops.iter() {
@@ -79,6 +83,7 @@ impl Interpreter {
             if let Err(e) = (d.handler)(cpu, d) {
                 cpu.s.eip = d.ins.ip() as u32;
                 interrupt::deliver_exception(cpu, e);
+                self.last_faulted = true;
                 break;
             }
             cpu.s.icount += 1;
@@ -123,7 +128,14 @@ impl Engine for Interpreter {
             }
             // Inside an interrupt shadow, run exactly one instruction
             // before interrupts are looked at again.
-            poll |= self.run_block(&mut cpu, shadow) || shadow;
+            // EFLAGS.TF: run one instruction, then the single-step trap
+            // (unless the instruction itself faulted).
+            let single_step = cpu.s.eflags & fl::TF != 0;
+            poll |= self.run_block(&mut cpu, shadow || single_step) || shadow;
+            if single_step && !self.last_faulted && cpu.s.run_state != RunState::Shutdown {
+                interrupt::single_step_trap(&mut cpu);
+                poll = true;
+            }
         }
     }
 }

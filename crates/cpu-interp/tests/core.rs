@@ -133,3 +133,31 @@ fn divide_flags_and_segment_limit_fault() {
     assert_eq!(m.run(), Stop::Halted);
     assert_eq!(m.s.regs[EDX] & 0xFFFF, 0xBEEF);
 }
+
+#[test]
+fn trap_flag_single_steps_each_instruction() {
+    // Real mode: set TF with POPF; the #DB handler (IVT 1) counts traps in
+    // BX and returns. POPF itself does not trap (TF was clear when it
+    // began); the three instructions after it do, and the POPF that clears
+    // TF traps too (it began with TF set).
+    let handler = asm16(0x300, |a| {
+        a.inc(bx).unwrap();
+        a.iret().unwrap();
+    });
+    let code = asm16(0, |a| {
+        a.xor(bx, bx).unwrap();
+        a.push(0x0100u32 as i32).unwrap(); // TF
+        a.popf().unwrap();
+        a.nop().unwrap();
+        a.nop().unwrap();
+        a.push(0u32 as i32).unwrap();
+        a.popf().unwrap();
+        a.hlt().unwrap();
+    });
+    let mut m = TestMachine::real(&code);
+    m.mmu.phys.write_bytes(0x10300, &handler);
+    m.mmu.phys.write_u16(4, 0x300);
+    m.mmu.phys.write_u16(6, 0x1000);
+    assert_eq!(m.run(), Stop::Halted);
+    assert_eq!(m.s.regs[EBX] & 0xFFFF, 4);
+}

@@ -2,7 +2,11 @@
 //! double- and triple-fault rules.
 //!
 //! Real mode is handled here; protected-mode and V86 delivery (interrupt,
-//! trap and task gates, stack switches) are in `sys::interrupt_pm`.
+//! trap and task gates, stack switches) are in `sys::interrupt_pm`, the
+//! protected-mode IRET in `sys::iret`. `single_step_trap` is the #DB
+//! trap an engine raises after an instruction that began with TF = 1 (the
+//! interpreter loop does not call it yet). Not modelled: VME/PVI (CPUID
+//! does not claim them), debug-register breakpoints.
 
 use iced_x86::Code;
 
@@ -75,43 +79,76 @@ fn is_pf(e: &Exception) -> bool {
     matches!(e, Exception::PF { .. })
 }
 
+/// Whether a fault `second` raised while delivering `first` makes a double
+/// fault (SDM Vol. 3, table 6-5).
+fn is_double(first: &Exception, second: &Exception) -> bool {
+    (first.is_contributory() && second.is_contributory())
+        || (is_pf(first) && (second.is_contributory() || is_pf(second)))
+}
+
+/// The most delivery attempts one event may cause, counting the nested
+/// ones of faults inside task switches (which deliver from within the
+/// switch). Beyond it the CPU shuts down instead of looping.
+const MAX_ATTEMPTS: u32 = 16;
+
 /// Delivers an exception, escalating to #DF and to shutdown (triple fault)
 /// by the SDM's rules when delivery itself faults.
 pub fn deliver_exception(cpu: &mut Cpu, e: Exception) {
-    if let Exception::PF { addr, .. } = e {
-        cpu.s.cr2 = addr;
+    // `fault_depth` counts attempts for the outermost event; nested calls
+    // (from task switches) add to it and only the outermost resets it.
+    let outermost = cpu.s.fault_depth == 0;
+    deliver_chain(cpu, e);
+    if outermost {
+        cpu.s.fault_depth = 0;
+        // An exception counts as one step of the virtual clock: a guest
+        // whose handler faults again forever (legal, and what hardware
+        // does) still uses up the engine's budget, so the machine keeps
+        // servicing devices and time advances.
+        cpu.s.icount = cpu.s.icount.wrapping_add(1);
     }
-    let src = if e.is_trap() {
-        Source::SoftwareException
-    } else {
-        Source::Exception(e.error_code())
-    };
-    let Err(second) = deliver(cpu, e.vector(), src) else {
-        return;
-    };
-    if let Exception::PF { addr, .. } = second {
-        cpu.s.cr2 = addr;
-    }
-    let double = matches!(e, Exception::DF)
-        || (e.is_contributory() && second.is_contributory())
-        || (is_pf(&e) && (second.is_contributory() || is_pf(&second)));
-    if matches!(e, Exception::DF) {
-        shutdown(cpu, "triple fault");
-        return;
-    }
-    let next = if double { Exception::DF } else { second };
-    let src = Source::Exception(next.error_code());
-    match deliver(cpu, next.vector(), src) {
-        Ok(()) => {}
-        Err(third) if !double => {
-            // A benign fault while delivering a benign one: one more try,
-            // then give up rather than recurse.
-            if deliver(cpu, third.vector(), Source::Exception(third.error_code())).is_err() {
-                shutdown(cpu, "triple fault");
-            }
+}
+
+fn deliver_chain(cpu: &mut Cpu, e: Exception) {
+    let mut cur = e;
+    loop {
+        cpu.s.fault_depth += 1;
+        if cpu.s.fault_depth > MAX_ATTEMPTS || cpu.s.run_state == RunState::Shutdown {
+            shutdown(cpu, "exceptions nested too deeply");
+            return;
         }
-        Err(_) => shutdown(cpu, "triple fault"),
+        if let Exception::PF { addr, .. } = cur {
+            cpu.s.cr2 = addr;
+        }
+        let src = if cur.is_trap() {
+            Source::SoftwareException
+        } else {
+            Source::Exception(cur.error_code())
+        };
+        let Err(next) = deliver(cpu, cur.vector(), src) else {
+            return;
+        };
+        if matches!(cur, Exception::DF) {
+            shutdown(cpu, "triple fault");
+            return;
+        }
+        // A fault while delivering: #DF for contributory/page-fault pairs,
+        // else the new fault is delivered instead (benign chains end at
+        // the attempt bound).
+        cur = if is_double(&cur, &next) {
+            Exception::DF
+        } else {
+            next
+        };
     }
+}
+
+/// The single-step trap: the engine calls this after an instruction that
+/// began with EFLAGS.TF = 1 (and did not itself fault or switch tasks);
+/// EIP already points to the next instruction. Sets DR6.BS and delivers
+/// #DB.
+pub fn single_step_trap(cpu: &mut Cpu) {
+    cpu.s.dr[6] |= 1 << 14;
+    deliver_exception(cpu, Exception::DB);
 }
 
 /// Enters the shutdown state; the machine resets.
@@ -154,12 +191,12 @@ fn int1(cpu: &mut Cpu, _d: &Decoded) -> Result<()> {
     deliver(cpu, 1, Source::Exception(None))
 }
 
-/// IRET / IRETD in real mode; protected mode and V86 in `interrupt_pm`.
+/// IRET / IRETD in real mode; protected mode and V86 in `sys::iret`.
 fn iret(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     let size = if d.op32 { 4 } else { 2 };
     cpu.end_block();
     if cpu.s.protected_mode() {
-        return super::interrupt_pm::iret(cpu, size);
+        return super::iret::iret(cpu, size);
     }
     let ip = cpu.peek(0, size)?;
     let cs = cpu.peek(size as u32, size)? as u16;
@@ -190,4 +227,43 @@ pub fn register(t: &mut Table) {
     t.set(Into, into);
     t.set(Int1, int1);
     t.set_all(&[Iretw, Iretd], iret);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::TestMachine;
+
+    #[test]
+    fn double_fault_classes() {
+        let gp = Exception::GP(0);
+        let pf = Exception::PF { addr: 0, code: 0 };
+        assert!(is_double(&gp, &Exception::NP(0)));
+        assert!(is_double(&pf, &pf));
+        assert!(is_double(&pf, &Exception::TS(0)));
+        assert!(!is_double(&gp, &pf), "#PF during #GP delivery is serial");
+        assert!(!is_double(&Exception::UD, &gp), "benign first");
+    }
+
+    #[test]
+    fn real_mode_single_step_trap() {
+        let mut m = TestMachine::real(&[0x90]);
+        m.mmu.phys.write_u32(4, 0x2000_0010); // vector 1 -> 2000:0010
+        m.s.eip = 0x0001;
+        m.s.eflags |= fl::TF | fl::IF;
+        let mut cpu = Cpu {
+            s: &mut m.s,
+            mmu: &mut m.mmu,
+            bus: &mut m.bus,
+        };
+        single_step_trap(&mut cpu);
+        assert_eq!(m.s.seg[CS].selector, 0x2000);
+        assert_eq!(m.s.eip, 0x10);
+        assert_ne!(m.s.dr[6] & (1 << 14), 0);
+        assert_eq!(m.s.eflags & (fl::TF | fl::IF), 0);
+        // FLAGS, CS, IP on the stack at 2000:FFF8.
+        assert_eq!(m.mmu.phys.read_u16(0x2FFF8), 0x0001);
+        assert_eq!(m.mmu.phys.read_u16(0x2FFFA), 0x1000);
+        assert_ne!(m.mmu.phys.read_u16(0x2FFFC) as u32 & fl::TF, 0);
+    }
 }

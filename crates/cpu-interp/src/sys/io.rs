@@ -1,5 +1,6 @@
 //! Port I/O: IN/OUT (INS/OUTS are in the string family) and the protected-
-//! mode I/O permission check (IOPL, then the TSS I/O bitmap).
+//! mode I/O permission check (IOPL, then the TSS I/O bitmap; V86 mode
+//! always consults the bitmap). A 16-bit TSS has no bitmap: #GP(0).
 
 use iced_x86::Code;
 
@@ -87,4 +88,75 @@ pub fn register(t: &mut Table) {
         ],
         out_acc,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::TestMachine;
+    use crate::state::{fl, Segment};
+
+    /// A machine at `cpl` with a 32-bit TSS at 0x3000 whose I/O bitmap
+    /// covers ports 0..0x3FF and denies 0x3F9 and 0x60.
+    fn machine(cpl: u8, iopl: u32) -> TestMachine {
+        let mut m = TestMachine::flat32(&[0xF4]);
+        m.s.cpl = cpl;
+        m.s.eflags |= iopl << 12;
+        m.s.tr = Segment {
+            selector: 0x28,
+            attr: 0x8B,
+            base: 0x3000,
+            limit: 0x68 + 0x80,
+            access: 0,
+        };
+        m.mmu.phys.write_u16(0x3066, 0x68);
+        m.mmu.phys.write_u8(0x3068 + 0x3F9 / 8, 1 << (0x3F9 % 8));
+        m.mmu.phys.write_u8(0x3068 + 0x60 / 8, 1);
+        m
+    }
+
+    fn check(m: &mut TestMachine, port: u16, size: u8) -> Result<()> {
+        let mut cpu = Cpu {
+            s: &mut m.s,
+            mmu: &mut m.mmu,
+            bus: &mut m.bus,
+        };
+        check_io(&mut cpu, port, size)
+    }
+
+    #[test]
+    fn iopl_allows_everything() {
+        let mut m = machine(3, 3);
+        assert_eq!(check(&mut m, 0x60, 1), Ok(()));
+        let mut m = machine(0, 0);
+        assert_eq!(check(&mut m, 0x3F9, 1), Ok(()));
+    }
+
+    #[test]
+    fn bitmap_decides_when_cpl_above_iopl() {
+        let mut m = machine(3, 0);
+        assert_eq!(check(&mut m, 0x3F8, 1), Ok(()));
+        assert_eq!(check(&mut m, 0x3F9, 1), Err(Exception::GP(0)));
+        // A word access at 0x3F8 covers 0x3F9.
+        assert_eq!(check(&mut m, 0x3F8, 2), Err(Exception::GP(0)));
+        assert_eq!(check(&mut m, 0x3FA, 4), Ok(()));
+        assert_eq!(check(&mut m, 0x60, 1), Err(Exception::GP(0)));
+        // Ports past the end of the TSS limit are denied.
+        assert_eq!(check(&mut m, 0x1000, 1), Err(Exception::GP(0)));
+    }
+
+    #[test]
+    fn v86_ignores_iopl_and_uses_the_bitmap() {
+        let mut m = machine(3, 3);
+        m.s.eflags |= fl::VM;
+        assert_eq!(check(&mut m, 0x61, 1), Ok(()));
+        assert_eq!(check(&mut m, 0x60, 1), Err(Exception::GP(0)));
+    }
+
+    #[test]
+    fn sixteen_bit_tss_has_no_bitmap() {
+        let mut m = machine(3, 0);
+        m.s.tr.attr = 0x83;
+        assert_eq!(check(&mut m, 0x61, 1), Err(Exception::GP(0)));
+    }
 }

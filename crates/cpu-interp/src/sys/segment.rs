@@ -1,115 +1,162 @@
 //! Loading segment registers: real-mode and V86 loads, and protected-mode
 //! loads of data and stack segments with every descriptor check (null,
-//! table limit, type, DPL/RPL/CPL, present, accessed bit).
-//! Loads of CS through far transfers live in `sys::far` (system family).
-
-use iced_x86::Code;
+//! table limit, type, DPL/RPL/CPL, present, accessed bit). The checks are
+//! split from the commit so far transfers, IRET and task switches can
+//! validate everything before changing any state, and can report the
+//! faults their instruction specifies (#GP for MOV/POP/RET/IRET, #TS for
+//! task switches and TSS stacks).
+//!
+//! CS is loaded by far transfers (`sys::far`), interrupts and task
+//! switches, through `commit_cs`.
 
 use crate::cpu::Cpu;
-use crate::decode::Decoded;
-use crate::dispatch::Table;
 use crate::exception::{Exception, Result};
 use crate::state::*;
 
-/// A raw 8-byte descriptor.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Descriptor {
-    pub lo: u32,
-    pub hi: u32,
+pub use super::descriptor::{is_null, lookup, read_descriptor, sel_err, set_accessed, Descriptor};
+
+/// Which exception a failed descriptor check raises (besides not-present).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// #GP(selector): MOV/POP Sreg, LDS..., RETF, IRET.
+    Gp,
+    /// #TS(selector): task switches and stacks taken from the TSS.
+    Ts,
 }
 
-impl Descriptor {
-    pub fn base(&self) -> u32 {
-        (self.lo >> 16) | ((self.hi & 0xFF) << 16) | (self.hi & 0xFF00_0000)
-    }
-    /// Byte-granular limit.
-    pub fn limit(&self) -> u32 {
-        let raw = (self.lo & 0xFFFF) | (self.hi & 0x000F_0000);
-        if self.hi & (1 << 23) != 0 {
-            (raw << 12) | 0xFFF
-        } else {
-            raw
-        }
-    }
-    /// Descriptor bits 40..55 as kept in `Segment::attr`.
-    pub fn attr(&self) -> u16 {
-        ((self.hi >> 8) & 0xF0FF) as u16
-    }
-    pub fn dpl(&self) -> u8 {
-        ((self.hi >> 13) & 3) as u8
-    }
-    pub fn present(&self) -> bool {
-        self.hi & (1 << 15) != 0
-    }
-    /// S bit set: code or data.
-    pub fn is_code_or_data(&self) -> bool {
-        self.hi & (1 << 12) != 0
-    }
-    /// The 4-bit type field.
-    pub fn typ(&self) -> u8 {
-        ((self.hi >> 8) & 0xF) as u8
-    }
-    pub fn is_code(&self) -> bool {
-        self.is_code_or_data() && self.typ() & 8 != 0
-    }
-    /// The cached segment this descriptor loads, with `selector`.
-    pub fn to_segment(&self, selector: u16) -> Segment {
-        let attr = self.attr();
-        let mut access = 0;
-        if self.is_code() {
-            access |= SEG_EXEC;
-            if self.typ() & 2 != 0 {
-                access |= SEG_READ;
-            }
-        } else if self.is_code_or_data() {
-            access |= SEG_READ;
-            if self.typ() & 2 != 0 {
-                access |= SEG_WRITE;
-            }
-        }
-        Segment {
-            selector,
-            attr,
-            base: self.base(),
-            limit: self.limit(),
-            access,
+impl Fault {
+    pub fn err(self, code: u16) -> Exception {
+        match self {
+            Fault::Gp => Exception::GP(code),
+            Fault::Ts => Exception::TS(code),
         }
     }
 }
 
-/// The error code for a selector-related fault.
-#[inline]
-pub fn sel_err(sel: u16) -> u16 {
-    sel & 0xFFFC
-}
-
-/// Reads the descriptor `sel` names from the GDT or LDT. #GP(sel) if it is
-/// beyond the table limit (or the LDT is null).
-pub fn read_descriptor(cpu: &mut Cpu, sel: u16) -> Result<(Descriptor, u32)> {
-    let (base, limit) = if sel & 4 != 0 {
-        if cpu.s.ldtr.selector & 0xFFFC == 0 {
-            return Err(Exception::GP(sel_err(sel)));
+/// Checks that `sel` may be loaded into data/stack register `seg` at
+/// privilege `cpl`. Returns the descriptor and its address, or `None` for a
+/// null selector (allowed except for SS). `ext` is ORed into error codes.
+pub fn check_data(
+    cpu: &mut Cpu,
+    seg: usize,
+    sel: u16,
+    cpl: u8,
+    kind: Fault,
+    ext: u16,
+) -> Result<Option<(Descriptor, u32)>> {
+    let rpl = (sel & 3) as u8;
+    let err = sel_err(sel) | ext;
+    if is_null(sel) {
+        if seg == SS {
+            return Err(kind.err(ext));
         }
-        (cpu.s.ldtr.base, cpu.s.ldtr.limit)
-    } else {
-        (cpu.s.gdtr.base, cpu.s.gdtr.limit)
+        return Ok(None);
+    }
+    let Some((desc, addr)) = lookup(cpu, sel)? else {
+        return Err(kind.err(err));
     };
-    let off = (sel & 0xFFF8) as u32;
-    if off + 7 > limit {
-        return Err(Exception::GP(sel_err(sel)));
+    if seg == SS {
+        if rpl != cpl || !desc.writable_data() || desc.dpl() != cpl {
+            return Err(kind.err(err));
+        }
+        if !desc.present() {
+            return Err(Exception::SS(err));
+        }
+    } else {
+        if !desc.readable() {
+            return Err(kind.err(err));
+        }
+        if !desc.conforming() && (rpl > desc.dpl() || cpl > desc.dpl()) {
+            return Err(kind.err(err));
+        }
+        if !desc.present() {
+            return Err(Exception::NP(err));
+        }
     }
-    let addr = base.wrapping_add(off);
-    let lo = cpu.read_sys(addr, 4)?;
-    let hi = cpu.read_sys(addr.wrapping_add(4), 4)?;
-    Ok((Descriptor { lo, hi }, addr))
+    Ok(Some((desc, addr)))
 }
 
-/// Sets the accessed bit of a code/data descriptor in memory.
-pub fn set_accessed(cpu: &mut Cpu, desc: &Descriptor, addr: u32) -> Result<()> {
-    if desc.hi & (1 << 8) == 0 {
-        cpu.write_sys(addr.wrapping_add(5), 1, ((desc.hi >> 8) | 1) & 0xFF)?;
+/// Loads a checked data/stack segment (or null) into `seg`.
+pub fn commit_data(
+    cpu: &mut Cpu,
+    seg: usize,
+    sel: u16,
+    checked: Option<(Descriptor, u32)>,
+) -> Result<()> {
+    match checked {
+        Some((desc, addr)) => {
+            set_accessed(cpu, &desc, addr)?;
+            cpu.s.seg[seg] = desc.to_segment(sel);
+        }
+        None => cpu.s.seg[seg] = null_segment(sel),
     }
     Ok(())
+}
+
+/// The unusable segment a null selector loads: every access faults.
+pub fn null_segment(sel: u16) -> Segment {
+    Segment {
+        selector: sel,
+        ..Segment::default()
+    }
+}
+
+/// Checks a code segment that a direct far JMP/CALL (not through a gate)
+/// would load at the current CPL.
+pub fn check_code_direct(cpu: &Cpu, sel: u16, desc: &Descriptor) -> Result<()> {
+    let cpl = cpu.s.cpl;
+    let rpl = (sel & 3) as u8;
+    let bad = if desc.conforming() {
+        desc.dpl() > cpl
+    } else {
+        rpl > cpl || desc.dpl() != cpl
+    };
+    if bad {
+        return Err(Exception::GP(sel_err(sel)));
+    }
+    if !desc.present() {
+        return Err(Exception::NP(sel_err(sel)));
+    }
+    Ok(())
+}
+
+/// Loads CS from a checked code descriptor and makes `cpl` current (CS.RPL
+/// becomes `cpl`).
+pub fn commit_cs(cpu: &mut Cpu, sel: u16, desc: &Descriptor, addr: u32, cpl: u8) -> Result<()> {
+    set_accessed(cpu, desc, addr)?;
+    cpu.s.seg[CS] = desc.to_segment((sel & !3) | cpl as u16);
+    cpu.s.cpl = cpl;
+    cpu.end_block();
+    Ok(())
+}
+
+/// Loads CS in real or V86 mode: only selector and base change in real
+/// mode (the cached limit and attributes survive, as on hardware); V86
+/// gets a 64 KiB DPL-3 segment.
+pub fn load_cs_real(cpu: &mut Cpu, sel: u16) {
+    if cpu.s.v86() {
+        cpu.s.seg[CS] = Segment::real(sel, 3);
+    } else {
+        let sc = &mut cpu.s.seg[CS];
+        sc.selector = sel;
+        sc.base = (sel as u32) << 4;
+        sc.access = SEG_READ | SEG_WRITE | SEG_EXEC;
+    }
+    cpu.end_block();
+}
+
+/// After a return to an outer privilege level: data segment registers the
+/// new CPL may not use (data or non-conforming code with DPL < CPL) are
+/// loaded with null.
+pub fn null_inaccessible(cpu: &mut Cpu) {
+    let cpl = cpu.s.cpl;
+    for r in [ES, DS, FS, GS] {
+        let s = cpu.s.seg[r];
+        let data_or_nc = s.is_code_or_data() && !s.conforming();
+        if data_or_nc && s.dpl() < cpl {
+            cpu.s.seg[r] = null_segment(0);
+        }
+    }
 }
 
 /// Loads data/stack segment register `seg` (not CS) with `sel`, with the
@@ -130,153 +177,72 @@ pub fn load_seg(cpu: &mut Cpu, seg: usize, sel: u16) -> Result<()> {
         return Ok(());
     }
     let cpl = cpu.s.cpl;
-    let rpl = (sel & 3) as u8;
-    if sel & 0xFFFC == 0 {
-        if seg == SS {
-            return Err(Exception::GP(0));
-        }
-        cpu.s.seg[seg] = Segment {
-            selector: sel,
-            ..Segment::default()
-        };
-        return Ok(());
-    }
-    let (desc, addr) = read_descriptor(cpu, sel)?;
-    if seg == SS {
-        let writable_data = desc.is_code_or_data() && !desc.is_code() && desc.typ() & 2 != 0;
-        if rpl != cpl || !writable_data || desc.dpl() != cpl {
-            return Err(Exception::GP(sel_err(sel)));
-        }
-        if !desc.present() {
-            return Err(Exception::SS(sel_err(sel)));
-        }
-    } else {
-        let readable = desc.is_code_or_data() && (!desc.is_code() || desc.typ() & 2 != 0);
-        if !readable {
-            return Err(Exception::GP(sel_err(sel)));
-        }
-        let conforming_code = desc.is_code() && desc.typ() & 4 != 0;
-        if !conforming_code && (rpl > desc.dpl() || cpl > desc.dpl()) {
-            return Err(Exception::GP(sel_err(sel)));
-        }
-        if !desc.present() {
-            return Err(Exception::NP(sel_err(sel)));
-        }
-    }
-    set_accessed(cpu, &desc, addr)?;
-    cpu.s.seg[seg] = desc.to_segment(sel);
+    let checked = check_data(cpu, seg, sel, cpl, Fault::Gp, 0)?;
+    commit_data(cpu, seg, sel, checked)?;
     if seg == SS {
         cpu.end_block();
     }
     Ok(())
 }
 
-fn sreg_of(d: &Decoded, n: u32) -> usize {
-    crate::decode::seg_index(d.ins.op_register(n)) as usize
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::{TestMachine, GDT_BASE};
 
-/// MOV Sreg, r/m16
-fn mov_sreg_rm16(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
-    let seg = sreg_of(d, 0);
-    if seg == CS {
-        return Err(Exception::UD);
+    fn with_cpu<R>(m: &mut TestMachine, f: impl FnOnce(&mut Cpu) -> R) -> R {
+        let mut cpu = Cpu {
+            s: &mut m.s,
+            mmu: &mut m.mmu,
+            bus: &mut m.bus,
+        };
+        f(&mut cpu)
     }
-    let v = cpu.read_op(d, 1)? as u16;
-    load_seg(cpu, seg, v)?;
-    if seg == SS {
-        cpu.s.int_shadow = true;
+
+    #[test]
+    fn data_load_checks() {
+        let mut m = TestMachine::flat32(&[0xF4]);
+        // GDT slot 5: a not-present data segment; slot 6: execute-only code.
+        m.mmu.phys.write_u64(GDT_BASE + 40, 0x00CF_1300_0000_FFFF);
+        m.mmu.phys.write_u64(GDT_BASE + 48, 0x00CF_9800_0000_FFFF);
+        m.s.gdtr.limit = 7 * 8 - 1;
+        with_cpu(&mut m, |cpu| {
+            assert_eq!(load_seg(cpu, DS, 0x28), Err(Exception::NP(0x28)));
+            assert_eq!(load_seg(cpu, DS, 0x30), Err(Exception::GP(0x30)));
+            assert_eq!(load_seg(cpu, DS, 0x38), Err(Exception::GP(0x38)));
+            assert_eq!(load_seg(cpu, SS, 0), Err(Exception::GP(0)));
+            // Ring-3 data from ring 0 as SS: DPL != CPL.
+            assert_eq!(load_seg(cpu, SS, 0x23), Err(Exception::GP(0x20)));
+            assert_eq!(load_seg(cpu, ES, 0x23), Ok(()));
+            assert_eq!(cpu.s.seg[ES].dpl(), 3);
+            assert_eq!(load_seg(cpu, FS, 3), Ok(()));
+            assert_eq!(cpu.s.seg[FS].access, 0);
+            // Ring 3 may not load ring-0 data.
+            cpu.s.cpl = 3;
+            assert_eq!(load_seg(cpu, DS, 0x10), Err(Exception::GP(0x10)));
+        });
+        // The accessed bit was set in the GDT for the ring-3 data segment.
+        assert_ne!(m.mmu.phys.read_u8(GDT_BASE + 32 + 5) & 1, 0);
     }
-    Ok(())
-}
 
-/// MOV r/m, Sreg (a 32-bit register destination gets the zero-extended selector)
-fn mov_rm_sreg(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
-    let v = cpu.s.seg[sreg_of(d, 1)].selector as u32;
-    cpu.write_op(d, 0, v)
-}
-
-/// PUSH Sreg
-fn push_sreg(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
-    let v = cpu.s.seg[sreg_of(d, 0)].selector as u32;
-    let size = (-d.ins.stack_pointer_increment()) as u8;
-    // A 32-bit push of a segment register writes only the low word on
-    // P6-class CPUs; the upper half of the slot keeps its old contents.
-    if size == 4 {
-        let sp = cpu.sp().wrapping_sub(4);
-        let sp = if cpu.s.stack32() { sp } else { sp & 0xFFFF };
-        cpu.linear(SS, sp, 4, true)?;
-        cpu.write(SS, sp, 2, v)?;
-        cpu.set_sp(sp);
-        Ok(())
-    } else {
-        cpu.push(v, 2)
+    #[test]
+    fn ts_kind_reports_ts() {
+        let mut m = TestMachine::flat32(&[0xF4]);
+        with_cpu(&mut m, |cpu| {
+            let r = check_data(cpu, SS, 0x23, 0, Fault::Ts, 1);
+            assert_eq!(r, Err(Exception::TS(0x21)));
+        });
     }
-}
 
-/// POP Sreg
-fn pop_sreg(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
-    let seg = sreg_of(d, 0);
-    let size = d.ins.stack_pointer_increment() as u8;
-    let v = cpu.peek(0, 2)? as u16;
-    load_seg(cpu, seg, v)?;
-    let sp = cpu.sp().wrapping_add(size as u32);
-    cpu.set_sp(sp);
-    if seg == SS {
-        cpu.s.int_shadow = true;
+    #[test]
+    fn outer_return_nulls_privileged_data() {
+        let mut m = TestMachine::flat32(&[0xF4]);
+        with_cpu(&mut m, |cpu| {
+            load_seg(cpu, ES, 0x23).unwrap();
+            cpu.s.cpl = 3;
+            null_inaccessible(cpu);
+            assert_eq!(cpu.s.seg[DS].selector, 0);
+            assert_eq!(cpu.s.seg[ES].selector, 0x23);
+        });
     }
-    Ok(())
-}
-
-/// LDS/LES/LSS/LFS/LGS r, m16:16/m16:32
-fn load_far_pointer(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
-    let seg = match d.ins.mnemonic() {
-        iced_x86::Mnemonic::Lds => DS,
-        iced_x86::Mnemonic::Les => ES,
-        iced_x86::Mnemonic::Lss => SS,
-        iced_x86::Mnemonic::Lfs => FS,
-        _ => GS,
-    };
-    let off_size = d.width;
-    let ea = cpu.ea(d);
-    let mseg = d.mem.seg as usize;
-    let off = cpu.read(mseg, ea, off_size)?;
-    let sel = cpu.read(mseg, ea.wrapping_add(off_size as u32), 2)? as u16;
-    load_seg(cpu, seg, sel)?;
-    cpu.set_reg(d.ins.op0_register(), off);
-    Ok(())
-}
-
-pub fn register(t: &mut Table) {
-    use Code::*;
-    t.set_all(&[Mov_Sreg_rm16, Mov_Sreg_r32m16], mov_sreg_rm16);
-    t.set_all(&[Mov_rm16_Sreg, Mov_r32m16_Sreg], mov_rm_sreg);
-    t.set_all(
-        &[
-            Pushw_ES, Pushd_ES, Pushw_CS, Pushd_CS, Pushw_SS, Pushd_SS, Pushw_DS, Pushd_DS,
-            Pushw_FS, Pushd_FS, Pushw_GS, Pushd_GS,
-        ],
-        push_sreg,
-    );
-    t.set_all(
-        &[
-            Popw_ES, Popd_ES, Popw_SS, Popd_SS, Popw_DS, Popd_DS, Popw_FS, Popd_FS, Popw_GS,
-            Popd_GS,
-        ],
-        pop_sreg,
-    );
-    t.set_all(
-        &[
-            Lds_r16_m1616,
-            Lds_r32_m1632,
-            Les_r16_m1616,
-            Les_r32_m1632,
-            Lss_r16_m1616,
-            Lss_r32_m1632,
-            Lfs_r16_m1616,
-            Lfs_r32_m1632,
-            Lgs_r16_m1616,
-            Lgs_r32_m1632,
-        ],
-        load_far_pointer,
-    );
 }

@@ -1,1 +1,13 @@
-//! Conformance runners and OS boot tests (host-CPU oracle, differential fuzzing, guest boots).
+//! Conformance runners and OS boot tests: the host-CPU oracle for the
+//! integer instruction set (`oracle`), the x87 oracle (its own test target
+//! includes `x87_oracle` by path) and the interpreter fuzz test
+//! (`tests/fuzz_interp.rs`), which share the deterministic generator in
+//! `rng`.
+//!
+//! The oracle needs an x86-64 Linux host (it runs guest instructions
+//! natively in a 32-bit compatibility-mode segment); elsewhere it is not
+//! built.
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub mod oracle;
+pub mod rng;

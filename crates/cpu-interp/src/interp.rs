@@ -24,6 +24,12 @@ impl Interpreter {
         Interpreter::default()
     }
 
+    /// Whether the last instruction run by `run_block_nosync` raised an
+    /// exception (an engine driving single-step mode itself needs it).
+    pub fn last_faulted(&self) -> bool {
+        self.last_faulted
+    }
+
     /// Drops decoded blocks of pages written since the last call.
     pub fn sync_code_pages(&mut self, mmu: &mut Mmu) {
         if mmu.smc_pending() {

@@ -161,3 +161,16 @@ fn trap_flag_single_steps_each_instruction() {
     assert_eq!(m.run(), Stop::Halted);
     assert_eq!(m.s.regs[EBX] & 0xFFFF, 4);
 }
+
+#[test]
+fn rep_bsf_executes_as_bsf_without_bmi1() {
+    // F3 0F BC C9 (TZCNT ecx, ecx on BMI1 CPUs) is BSF on an i686: Linux
+    // 6.1's find_first_bit depends on it.
+    let mut code = vec![0xF3, 0x0F, 0xBC, 0xC9];
+    code.extend(asm32(CODE_BASE as u64 + 4, |a| a.hlt().unwrap()));
+    let mut m = TestMachine::flat32(&code);
+    m.s.regs[ECX] = 8;
+    assert_eq!(m.run(), Stop::Halted);
+    assert_eq!(m.s.regs[ECX], 3);
+    assert!(!m.s.zf());
+}

@@ -24,11 +24,14 @@ pub fn daa_das(sub: bool, al: u8, f: u32) -> (u8, u32) {
     let mut af = false;
     let mut cf = false;
     if al & 0x0F > 9 || af_in {
-        r = if sub {
-            r.wrapping_sub(6)
+        // CF = old CF or the carry/borrow out of AL +/- 6 (SDM pseudo-code).
+        let (v, carry) = if sub {
+            r.overflowing_sub(6)
         } else {
-            r.wrapping_add(6)
+            r.overflowing_add(6)
         };
+        r = v;
+        cf = cf_in || carry;
         af = true;
     }
     if al > 0x99 || cf_in {
@@ -51,9 +54,8 @@ pub fn aaa_aas(sub: bool, ax: u16, f: u32) -> (u16, u32) {
     let adjust = (ax & 0x0F) > 9 || f & fl::AF != 0;
     if adjust {
         ax = if sub {
-            let al = (ax as u8).wrapping_sub(6);
-            let ah = ((ax >> 8) as u8).wrapping_sub(1);
-            (ah as u16) << 8 | al as u16
+            // AX -= 6 (the borrow reaches AH), then AH -= 1.
+            ax.wrapping_sub(6).wrapping_sub(0x100)
         } else {
             ax.wrapping_add(0x106)
         };

@@ -117,7 +117,7 @@ pub fn bit_scan(forward: bool, size: u8, v: u32) -> (Option<u32>, u32) {
 /// BSF / BSR r, r/m
 fn bsf_bsr(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     let v = cpu.read_op(d, 1)?;
-    let (i, f) = bit_scan(d.ins.mnemonic() == Mnemonic::Bsf, d.width, v);
+    let (i, f) = bit_scan(matches!(d.ins.mnemonic(), Mnemonic::Bsf | Mnemonic::Tzcnt), d.width, v);
     if let Some(i) = i {
         cpu.write_op(d, 0, i)?;
     }
@@ -137,7 +137,9 @@ pub fn register(t: &mut Table) {
                     bt_direct
                 }
             }
-            Mnemonic::Bsf | Mnemonic::Bsr => bsf_bsr,
+            // Without BMI1/LZCNT in CPUID, F3-prefixed TZCNT/LZCNT encodings
+            // execute as BSF/BSR (Linux 6.1 relies on this).
+            Mnemonic::Bsf | Mnemonic::Bsr | Mnemonic::Tzcnt | Mnemonic::Lzcnt => bsf_bsr,
             _ => continue,
         };
         t.set(code, h);

@@ -35,7 +35,10 @@ impl FloppyGeometry {
 
     /// The format of an image of exactly `size` bytes.
     pub fn from_size(size: u64) -> Option<FloppyGeometry> {
-        FLOPPY_GEOMETRIES.iter().copied().find(|g| g.bytes() == size)
+        FLOPPY_GEOMETRIES
+            .iter()
+            .copied()
+            .find(|g| g.bytes() == size)
     }
 
     /// Sector index of (cylinder, head, 1-based sector), if on the medium.
@@ -99,7 +102,11 @@ impl HdGeometry {
 pub fn chs_geometry(sectors: u64) -> HdGeometry {
     if sectors < 16 * 63 {
         let heads = (sectors / 63).clamp(1, 16) as u8;
-        let spt = if sectors < 63 { sectors.max(1) as u8 } else { 63 };
+        let spt = if sectors < 63 {
+            sectors.max(1) as u8
+        } else {
+            63
+        };
         let cyl = (sectors / (heads as u64 * spt as u64)).max(1);
         return HdGeometry {
             cylinders: cyl as u16,

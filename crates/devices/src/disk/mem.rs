@@ -87,7 +87,10 @@ mod tests {
         assert_eq!(d.data()[512], 5);
         assert_eq!(d.flushes(), 1);
         let mut r = MemDisk::new(vec![0; 512]).read_only();
-        assert!(matches!(r.write_sectors(0, &[1; 512]), Err(DiskError::ReadOnly)));
+        assert!(matches!(
+            r.write_sectors(0, &[1; 512]),
+            Err(DiskError::ReadOnly)
+        ));
         assert!(r.is_read_only());
     }
 }

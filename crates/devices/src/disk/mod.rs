@@ -52,7 +52,9 @@ pub enum DiskError {
         size: u64,
         sector: usize,
     },
-    #[error("{path}: {size} bytes is smaller than a {name} floppy ({expected} bytes): truncated image?")]
+    #[error(
+        "{path}: {size} bytes is smaller than a {name} floppy ({expected} bytes): truncated image?"
+    )]
     TruncatedFloppy {
         path: PathBuf,
         size: u64,
@@ -90,7 +92,7 @@ pub trait BlockDevice: Send {
 /// Checks that `len` bytes at `lba` are whole sectors inside `total`.
 pub(crate) fn check_range(lba: u64, len: usize, total: u64) -> Result<()> {
     let count = (len / SECTOR_SIZE) as u64;
-    if len % SECTOR_SIZE != 0 || lba.checked_add(count).is_none_or(|end| end > total) {
+    if !len.is_multiple_of(SECTOR_SIZE) || lba.checked_add(count).is_none_or(|end| end > total) {
         return Err(DiskError::OutOfRange {
             lba,
             count: count.max(1),

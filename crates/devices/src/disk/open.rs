@@ -83,7 +83,7 @@ fn open_sized(path: &Path, mode: DiskMode, size: u64) -> Result<Box<dyn BlockDev
 }
 
 fn whole_sectors(path: &Path, size: u64, sector: usize) -> Result<()> {
-    if size % sector as u64 != 0 {
+    if !size.is_multiple_of(sector as u64) {
         return Err(DiskError::PartialSector {
             path: path.to_path_buf(),
             size,
@@ -120,10 +120,7 @@ pub fn open_cdrom(path: &Path, mode: DiskMode) -> Result<Box<dyn BlockDevice>> {
 }
 
 /// A floppy image: exactly one of the [`FLOPPY_GEOMETRIES`] sizes.
-pub fn open_floppy(
-    path: &Path,
-    mode: DiskMode,
-) -> Result<(Box<dyn BlockDevice>, FloppyGeometry)> {
+pub fn open_floppy(path: &Path, mode: DiskMode) -> Result<(Box<dyn BlockDevice>, FloppyGeometry)> {
     let size = image_size(path)?;
     let geom = floppy_geometry(path, size)?;
     Ok((open_sized(path, mode, size)?, geom))
@@ -178,13 +175,20 @@ mod tests {
         assert!(matches!(e, DiskError::Io { .. }));
 
         let partial = TempPath::with("partial", &[0u8; 1000]);
-        let e = open_hard_disk(&partial.0, DiskMode::ReadWrite).err().unwrap();
-        assert!(matches!(e, DiskError::PartialSector { size: 1000, .. }), "{e}");
+        let e = open_hard_disk(&partial.0, DiskMode::ReadWrite)
+            .err()
+            .unwrap();
+        assert!(
+            matches!(e, DiskError::PartialSector { size: 1000, .. }),
+            "{e}"
+        );
         let iso = TempPath::with("iso-partial", &[0u8; 4096 + 512]);
         let e = open_cdrom(&iso.0, DiskMode::ReadOnly).err().unwrap();
         assert!(matches!(e, DiskError::PartialSector { sector: 2048, .. }));
 
-        let e = open_hard_disk(Path::new("/dev/null"), DiskMode::ReadOnly).err().unwrap();
+        let e = open_hard_disk(Path::new("/dev/null"), DiskMode::ReadOnly)
+            .err()
+            .unwrap();
         assert!(matches!(e, DiskError::NotAFile(_)), "{e}");
         // Nothing was written by any failed open.
         assert_eq!(std::fs::read(&partial.0).unwrap(), vec![0u8; 1000]);
@@ -199,14 +203,26 @@ mod tests {
         let cut = TempPath::with("fd-cut", &vec![0u8; 1_474_560 - 512 * 18]);
         let e = open_floppy(&cut.0, DiskMode::ReadWrite).err().unwrap();
         assert!(
-            matches!(e, DiskError::TruncatedFloppy { expected: 1_474_560, .. }),
+            matches!(
+                e,
+                DiskError::TruncatedFloppy {
+                    expected: 1_474_560,
+                    ..
+                }
+            ),
             "{e}"
         );
         assert!(e.to_string().contains("truncated"));
 
         let tiny = TempPath::with("fd-tiny", &[0u8; 512]);
         let e = open_floppy(&tiny.0, DiskMode::ReadWrite).err().unwrap();
-        assert!(matches!(e, DiskError::TruncatedFloppy { expected: 163_840, .. }));
+        assert!(matches!(
+            e,
+            DiskError::TruncatedFloppy {
+                expected: 163_840,
+                ..
+            }
+        ));
 
         let big = TempPath::with("fd-big", &vec![0u8; 2_949_120 + 512]);
         let e = open_floppy(&big.0, DiskMode::ReadWrite).err().unwrap();
@@ -254,6 +270,9 @@ mod tests {
         assert_eq!(b, [0xEE; 512]);
         d.flush().unwrap();
         drop(d);
-        assert!(std::fs::read(p).unwrap() == before, "the image is untouched");
+        assert!(
+            std::fs::read(p).unwrap() == before,
+            "the image is untouched"
+        );
     }
 }

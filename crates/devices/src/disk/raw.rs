@@ -65,7 +65,10 @@ impl BlockDevice for RawImage {
         if self.read_only {
             if !self.warned {
                 self.warned = true;
-                log::warn!("guest write to read-only image {} refused", self.path.display());
+                log::warn!(
+                    "guest write to read-only image {} refused",
+                    self.path.display()
+                );
                 eprintln!(
                     "oxpc: warning: {} is read-only: the guest's writes to it are refused (use --snapshot to keep them in memory)",
                     self.path.display()

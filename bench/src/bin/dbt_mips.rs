@@ -1,0 +1,93 @@
+//! `dbt_mips [--quick]`: guest MIPS of the interpreter and of the
+//! translator on the interpreter benchmark's CPU-bound loops
+//! (`bench::interp_loops`: ALU/memory/branch, and call/ret + string ops,
+//! flat 32-bit mode with paging on), the speed-up, translation time per
+//! block, and the share of retired instructions that ran as callouts and
+//! of block entries that went through the dispatcher.
+
+use std::time::{Duration, Instant};
+
+use bench::interp_loops::{
+    alu_loop, call_string_loop, measure, thread_cpu_time, Measurement, SRC, TABLE,
+};
+use cpu_interp::harness::TestMachine;
+use cpu_interp::{Engine, Stop};
+use dbt::{Dbt, Stats};
+
+/// Runs `code` on the translator on the same machine setup as
+/// `interp_loops::measure`.
+fn measure_dbt(code: &[u8]) -> (Measurement, Stats) {
+    let mut m = TestMachine::flat32_paged(code);
+    for i in 0..1024u32 {
+        m.mmu
+            .phys
+            .write_u32(TABLE + 4 * i, i.wrapping_mul(0x9E37_79B9));
+    }
+    for i in 0..64u32 {
+        m.mmu.phys.write_u32(SRC + 4 * i, i * 3 + 1);
+    }
+    let mut d = Dbt::new();
+    let (h0, m0) = (m.mmu.tlb.hits, m.mmu.tlb.misses);
+    let start = Instant::now();
+    let cpu0 = thread_cpu_time();
+    let mut stop = Stop::Budget;
+    let i0 = m.s.icount;
+    while stop == Stop::Budget {
+        stop = d.run(&mut m.s, &mut m.mmu, &mut m.bus, 10_000_000);
+    }
+    let meas = Measurement {
+        instructions: m.s.icount - i0,
+        elapsed: start.elapsed(),
+        cpu: thread_cpu_time().saturating_sub(cpu0),
+        tlb_hits: m.mmu.tlb.hits - h0,
+        tlb_misses: m.mmu.tlb.misses - m0,
+        stop,
+    };
+    (meas, d.stats())
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let scale = if quick { 1 } else { 10 };
+    let runs: [(&str, Vec<u8>); 2] = [
+        ("alu-mem-branch", alu_loop(2_000_000 * scale)),
+        ("call-ret-string", call_string_loop(200_000 * scale)),
+    ];
+    let (mut ti, mut ci, mut cd) = (0u64, Duration::ZERO, Duration::ZERO);
+    for (name, code) in runs.iter() {
+        let i = measure(code);
+        let (d, st) = measure_dbt(code);
+        assert_eq!(
+            i.instructions, d.instructions,
+            "{name}: both engines retire the same"
+        );
+        ti += i.instructions;
+        ci += i.cpu;
+        cd += d.cpu;
+        println!(
+            "{name:16} {:>11} instructions: interpreter {:>7.1} MIPS, translator {:>7.1} MIPS, ratio {:>5.1}x (CPU time)",
+            i.instructions,
+            i.cpu_mips(),
+            d.cpu_mips(),
+            d.cpu_mips() / i.cpu_mips().max(1e-9),
+        );
+        println!(
+            "{:16} {} blocks, {:.1} us/block translating, callouts {:.2}% of instructions, {} dispatcher entries ({:.4}% of instructions), {} chains, {} lookups ({} hits)",
+            "",
+            st.blocks,
+            st.us_per_block(),
+            100.0 * st.callouts as f64 / d.instructions.max(1) as f64,
+            st.entries,
+            100.0 * st.entries as f64 / d.instructions.max(1) as f64,
+            st.chains,
+            st.lookups,
+            st.lookup_hits
+        );
+    }
+    let mi = ti as f64 / ci.as_secs_f64().max(1e-9) / 1e6;
+    let md = ti as f64 / cd.as_secs_f64().max(1e-9) / 1e6;
+    println!(
+        "dbt-mips: interpreter {mi:.1} MIPS, translator {md:.1} MIPS, ratio {:.1}x ({ti} instructions)",
+        md / mi.max(1e-9)
+    );
+}

@@ -1,0 +1,258 @@
+//! Data movement: MOV, MOVZX/MOVSX, LEA, XCHG reg,reg, CBW/CWDE/CWD/CDQ,
+//! NOP, PUSH reg/imm and POP reg (32-bit stack). None of them touches
+//! flags.
+
+use cpu_interp::decode::Decoded;
+use dynasmrt::DynasmApi;
+use iced_x86::{Mnemonic, OpKind, Register};
+
+use super::{asm, mem, Emitter, HOST};
+use cpu_interp::state::SS;
+
+/// A translated operand: host register and size, the memory operand, or
+/// an immediate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    R(u8, u8),
+    M,
+    I(u32),
+}
+
+/// Classifies operand `n`; None for anything not translated natively
+/// (segment and control registers, AH..BH, unsupported memory).
+pub fn operand(e: &Emitter, d: &Decoded, n: u32) -> Option<Op> {
+    match d.ins.op_kind(n) {
+        OpKind::Register => {
+            let r = d.ins.op_register(n) as usize;
+            let range = |a: Register, b: Register| (a as usize..=b as usize).contains(&r);
+            if range(Register::EAX, Register::EDI) {
+                Some(Op::R(HOST[r - Register::EAX as usize], 4))
+            } else if range(Register::AX, Register::DI) {
+                Some(Op::R(HOST[r - Register::AX as usize], 2))
+            } else if range(Register::AL, Register::BL) {
+                Some(Op::R(HOST[r - Register::AL as usize], 1))
+            } else {
+                None
+            }
+        }
+        OpKind::Memory => mem::operand_ok(e, d).then_some(Op::M),
+        OpKind::Immediate8
+        | OpKind::Immediate16
+        | OpKind::Immediate32
+        | OpKind::Immediate8to16
+        | OpKind::Immediate8to32 => Some(Op::I(d.ins.immediate(n) as u32)),
+        _ => None,
+    }
+}
+
+/// Emits `d` natively if it is a data move this module handles.
+pub fn emit(e: &mut Emitter, idx: usize, d: &Decoded) -> bool {
+    match d.ins.mnemonic() {
+        Mnemonic::Mov => mov(e, idx, d),
+        Mnemonic::Movzx | Mnemonic::Movsx => movx(e, idx, d),
+        Mnemonic::Lea => lea(e, d),
+        Mnemonic::Nop => true,
+        Mnemonic::Xchg => xchg(e, d),
+        Mnemonic::Cdq => {
+            asm!(e.ops ; cdq);
+            true
+        }
+        Mnemonic::Cwde => {
+            asm!(e.ops ; cwde);
+            true
+        }
+        Mnemonic::Cwd => {
+            asm!(e.ops ; cwd);
+            true
+        }
+        Mnemonic::Cbw => {
+            asm!(e.ops ; cbw);
+            true
+        }
+        Mnemonic::Push => push(e, idx, d),
+        Mnemonic::Pop => pop(e, idx, d),
+        _ => false,
+    }
+}
+
+/// mov r, r | mov r, imm | mov r, [m] | mov [m], r | mov [m], imm
+fn mov(e: &mut Emitter, idx: usize, d: &Decoded) -> bool {
+    let (Some(a), Some(b)) = (operand(e, d, 0), operand(e, d, 1)) else {
+        return false;
+    };
+    match (a, b) {
+        (Op::R(x, s), Op::R(y, _)) => match s {
+            4 => asm!(e.ops ; mov Rd(x), Rd(y)),
+            2 => asm!(e.ops ; mov Rw(x), Rw(y)),
+            _ => asm!(e.ops ; mov Rb(x), Rb(y)),
+        },
+        (Op::R(x, s), Op::I(i)) => match s {
+            4 => asm!(e.ops ; mov Rd(x), i as i32),
+            2 => asm!(e.ops ; mov Rw(x), i as i16),
+            _ => asm!(e.ops ; mov Rb(x), i as i8),
+        },
+        (Op::R(x, s), Op::M) => {
+            mem::operand(e, idx, d, false, false);
+            match s {
+                4 => asm!(e.ops ; mov Rd(x), DWORD [rdi]),
+                2 => asm!(e.ops ; mov Rw(x), WORD [rdi]),
+                _ => asm!(e.ops ; mov Rb(x), BYTE [rdi]),
+            }
+        }
+        (Op::M, Op::R(y, s)) => {
+            mem::operand(e, idx, d, true, false);
+            match s {
+                4 => asm!(e.ops ; mov DWORD [rdi], Rd(y)),
+                2 => asm!(e.ops ; mov WORD [rdi], Rw(y)),
+                _ => asm!(e.ops ; mov BYTE [rdi], Rb(y)),
+            }
+        }
+        (Op::M, Op::I(i)) => {
+            mem::operand(e, idx, d, true, false);
+            match d.msize {
+                4 => asm!(e.ops ; mov DWORD [rdi], i as i32),
+                2 => asm!(e.ops ; mov WORD [rdi], i as i16),
+                _ => asm!(e.ops ; mov BYTE [rdi], i as i8),
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// movzx/movsx esi, src; mov dst, esi (or si)
+fn movx(e: &mut Emitter, idx: usize, d: &Decoded) -> bool {
+    let (Some(Op::R(x, ds)), Some(b)) = (operand(e, d, 0), operand(e, d, 1)) else {
+        return false;
+    };
+    let sx = d.ins.mnemonic() == Mnemonic::Movsx;
+    match b {
+        Op::R(y, 1) => {
+            if sx {
+                asm!(e.ops ; movsx esi, Rb(y));
+            } else {
+                asm!(e.ops ; movzx esi, Rb(y));
+            }
+        }
+        Op::R(y, 2) => {
+            if sx {
+                asm!(e.ops ; movsx esi, Rw(y));
+            } else {
+                asm!(e.ops ; movzx esi, Rw(y));
+            }
+        }
+        Op::M if matches!(d.msize, 1 | 2) => {
+            mem::operand(e, idx, d, false, false);
+            match (d.msize, sx) {
+                (1, false) => asm!(e.ops ; movzx esi, BYTE [rdi]),
+                (1, true) => asm!(e.ops ; movsx esi, BYTE [rdi]),
+                (_, false) => asm!(e.ops ; movzx esi, WORD [rdi]),
+                (_, true) => asm!(e.ops ; movsx esi, WORD [rdi]),
+            }
+        }
+        _ => return false,
+    }
+    if ds == 4 {
+        asm!(e.ops ; mov Rd(x), esi);
+    } else {
+        asm!(e.ops ; mov Rw(x), si);
+    }
+    true
+}
+
+/// lea esi, [ea]; mov dst, esi (or si)
+fn lea(e: &mut Emitter, d: &Decoded) -> bool {
+    let Some(Op::R(x, s)) = operand(e, d, 0) else {
+        return false;
+    };
+    if d.ins.op_kind(1) != OpKind::Memory {
+        return false;
+    }
+    mem::ea(e, d);
+    if s == 4 {
+        asm!(e.ops ; mov Rd(x), esi);
+    } else {
+        asm!(e.ops ; mov Rw(x), si);
+    }
+    true
+}
+
+/// xchg r, r
+fn xchg(e: &mut Emitter, d: &Decoded) -> bool {
+    let (Some(Op::R(x, s)), Some(Op::R(y, _))) = (operand(e, d, 0), operand(e, d, 1)) else {
+        return false;
+    };
+    match s {
+        4 => asm!(e.ops ; xchg Rd(x), Rd(y)),
+        2 => asm!(e.ops ; xchg Rw(x), Rw(y)),
+        _ => asm!(e.ops ; xchg Rb(x), Rb(y)),
+    }
+    true
+}
+
+fn stack_ok(e: &Emitter) -> bool {
+    e.key.stack32() && mem::seg_ok(e, SS)
+}
+
+/// `lea esi, [r8 - size]; <check SS write>; mov [rdi], src; lea r8d, [r8 - size]`
+fn push(e: &mut Emitter, idx: usize, d: &Decoded) -> bool {
+    let size = (-d.ins.stack_pointer_increment()) as u8;
+    if !stack_ok(e) || !matches!(size, 2 | 4) {
+        return false;
+    }
+    let src = match operand(e, d, 0) {
+        Some(Op::R(x, s)) if s == size => Op::R(x, s),
+        Some(Op::I(i)) => Op::I(i),
+        _ => return false,
+    };
+    let slow = e.begin_slow(idx, false, false);
+    let sz = size as i32;
+    asm!(e.ops ; lea esi, [r8 - sz]);
+    mem::check(e, SS, size, true, slow);
+    match (src, size) {
+        (Op::R(x, _), 4) => asm!(e.ops ; mov DWORD [rdi], Rd(x)),
+        (Op::R(x, _), _) => asm!(e.ops ; mov WORD [rdi], Rw(x)),
+        (Op::I(i), 4) => asm!(e.ops ; mov DWORD [rdi], i as i32),
+        (_, _) => {
+            let i = match src {
+                Op::I(i) => i,
+                _ => 0,
+            };
+            asm!(e.ops ; mov WORD [rdi], i as i16)
+        }
+    }
+    asm!(e.ops ; lea r8d, [r8 - sz]);
+    true
+}
+
+/// `mov esi, r8d; <check SS read>; mov esi, [rdi]; lea r8d, [r8 + size]; mov dst, esi`
+fn pop(e: &mut Emitter, idx: usize, d: &Decoded) -> bool {
+    let size = d.ins.stack_pointer_increment() as u8;
+    if !stack_ok(e) || !matches!(size, 2 | 4) {
+        return false;
+    }
+    let Some(Op::R(x, s)) = operand(e, d, 0) else {
+        return false;
+    };
+    if s != size {
+        return false;
+    }
+    let slow = e.begin_slow(idx, false, false);
+    asm!(e.ops ; mov esi, r8d);
+    mem::check(e, SS, size, false, slow);
+    let sz = size as i32;
+    if size == 4 {
+        asm!(e.ops
+            ; mov esi, DWORD [rdi]
+            ; lea r8d, [r8 + sz]
+            ; mov Rd(x), esi
+        );
+    } else {
+        asm!(e.ops
+            ; movzx esi, WORD [rdi]
+            ; lea r8d, [r8 + sz]
+            ; mov Rw(x), si
+        );
+    }
+    true
+}

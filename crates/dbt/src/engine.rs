@@ -1,0 +1,345 @@
+//! The translator engine: the dispatcher loop around translated code.
+//!
+//! Same outer loop as the interpreter (shutdown, external exit requests,
+//! budget, interrupt polling with the STI/MOV SS shadow, HLT). Each step
+//! looks the current CS:EIP up in the translation cache; a miss runs the
+//! block in the interpreter, whose per-block `exec_count` decides when to
+//! translate it. After every block the dirty-code-page list is drained once
+//! for both caches (interpreter and translations), and the physical map
+//! generation is checked (A20/PAM changes flush everything).
+//!
+//! Chaining rule (correct under SMC and paging changes): a direct exit is
+//! patched to its target only if both keys have the same mode word, CS base
+//! and limit, and either paging is off (linear to physical is then fixed
+//! until the map generation changes, which flushes everything) or the
+//! target lies in the same *virtual* page as the source block's first byte.
+//! Every chain is entered through the dispatcher or `lookup()`, which
+//! translate the entry's linear page through the current TLB; all blocks
+//! reachable by patched jumps lie in that same virtual page, so they are
+//! the right physical code for as long as that one translation holds, and
+//! a paging change that could alter it is a callout that leaves the chain
+//! (MOV CR3/CR0/CR4, INVLPG, task switch). SMC drops the written page's
+//! translations and unpatches every jump into them. Exits across virtual
+//! pages always go back to the dispatcher.
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use cpu_interp::bus::{Bus, Engine, Stop};
+use cpu_interp::cpu::{Cpu, EXIT_BLOCK, EXIT_EXTERNAL};
+use cpu_interp::decode::Block;
+use cpu_interp::state::{fl, CpuState, RunState, CS};
+use cpu_interp::sys::interrupt;
+use cpu_interp::Interpreter;
+use mmu::Mmu;
+
+use crate::cache::{Cache, ExitRec, TransBlock};
+use crate::emit;
+use crate::emit::stubs::EnterFn;
+use crate::key::Key;
+use crate::runtime::{RunCtx, NO_SLOT};
+use crate::stats::Stats;
+
+/// Default executions of a block before it is translated.
+pub const DEFAULT_THRESHOLD: u32 = 16;
+
+/// The translator engine. One `Dbt` serves one machine: its translations
+/// and the code-page marks they rely on live in that machine's `Mmu`.
+pub struct Dbt {
+    pub interp: Interpreter,
+    pub cache: Cache,
+    /// Interpreted executions of a block before translation (0: translate
+    /// on first sight).
+    pub threshold: u32,
+    /// Patch direct exits to their targets.
+    pub chaining: bool,
+    pub stats: Stats,
+    dirty: Vec<u32>,
+    map_generation: Option<u64>,
+}
+
+impl Default for Dbt {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Dbt {
+    pub fn new() -> Dbt {
+        Dbt::with_threshold(DEFAULT_THRESHOLD)
+    }
+
+    pub fn with_threshold(threshold: u32) -> Dbt {
+        Dbt::with_cache_size(threshold, crate::cache::CODE_SIZE)
+    }
+
+    /// A translator with a `code_size`-byte code buffer (small buffers
+    /// exercise the flush-when-full path).
+    pub fn with_cache_size(threshold: u32, code_size: usize) -> Dbt {
+        Dbt {
+            interp: Interpreter::new(),
+            cache: Cache::with_size(code_size),
+            threshold,
+            chaining: true,
+            stats: Stats::default(),
+            dirty: Vec::new(),
+            map_generation: None,
+        }
+    }
+
+    /// Statistics including the cache's own counters.
+    pub fn stats(&self) -> Stats {
+        let mut s = self.stats.clone();
+        s.flushes = self.cache.flushes;
+        s.invalidations = self.cache.invalidations;
+        s
+    }
+
+    /// Drops decoded blocks and translations of pages written since the
+    /// last call.
+    pub fn sync_code_pages(&mut self, mmu: &mut Mmu) {
+        if mmu.smc_pending() {
+            self.dirty.clear();
+            mmu.take_dirty_code_pages(&mut self.dirty);
+            for &p in &self.dirty {
+                self.interp.cache.invalidate_page(p);
+                self.cache.invalidate_page(p);
+            }
+        }
+    }
+
+    /// Drops everything if the physical memory map changed.
+    fn check_map(&mut self, mmu: &Mmu) {
+        let g = mmu.phys.generation();
+        if self.map_generation != Some(g) {
+            if self.map_generation.is_some() {
+                self.interp.cache.clear();
+                self.cache.flush();
+            }
+            self.map_generation = Some(g);
+        }
+    }
+
+    /// The key of the current CS:EIP, if it can be fetched.
+    fn current_key(s: &CpuState, mmu: &mut Mmu) -> Option<Key> {
+        let cs = &s.seg[CS];
+        if s.eip > cs.limit {
+            return None;
+        }
+        let lin = cs.base.wrapping_add(s.eip);
+        let paddr = mmu
+            .translate(&s.paging_ctx(), lin, mmu::Access::Execute)
+            .ok()?;
+        Some(Key::of(s, paddr))
+    }
+
+    /// Translates the current block if it is hot enough.
+    fn maybe_translate(&mut self, cpu: &mut Cpu, key: Key) -> Option<u32> {
+        let block = self.interp.cache.get(cpu).ok()?;
+        if block.exec_count.get() < self.threshold || block.ops.is_empty() {
+            return None;
+        }
+        self.translate(cpu.mmu, key, block)
+    }
+
+    /// Translates `block` for `key` into the cache (flushing it if full).
+    /// None if the block does not fit even in an empty buffer (it is then
+    /// interpreted).
+    pub fn translate(&mut self, mmu: &mut Mmu, key: Key, block: Rc<Block>) -> Option<u32> {
+        let t0 = Instant::now();
+        let mut tr = None;
+        for _ in 0..2 {
+            let id = self.cache.next_id();
+            let base = self.cache.code.addr(self.cache.code.used);
+            let t = emit::translate(&block, key, id, base, self.cache.stubs, false);
+            if t.code.len() <= self.cache.code.free() {
+                tr = Some(t);
+                break;
+            }
+            self.cache.flush();
+        }
+        let tr = tr?;
+        let off = self
+            .cache
+            .code
+            .append(&tr.code)
+            .expect("checked free space");
+        for (i, &p) in block.pages.iter().enumerate() {
+            if i == 1 && p == block.pages[0] {
+                break;
+            }
+            mmu.mark_code_page(p << 12);
+        }
+        let exits = tr
+            .exits
+            .iter()
+            .map(|&(site, stub, target_eip)| ExitRec {
+                site: off + site,
+                stub: off + stub,
+                target_eip,
+                chained: None,
+            })
+            .collect();
+        let id = self.cache.insert(TransBlock {
+            key,
+            entry: off,
+            len: tr.code.len(),
+            pages: block.pages,
+            block,
+            exits,
+            incoming: Vec::new(),
+        });
+        self.stats.blocks += 1;
+        self.stats.bytes += tr.code.len() as u64;
+        self.stats.native_insns += tr.native as u64;
+        self.stats.callout_insns += tr.callouts as u64;
+        self.stats.translate_time += t0.elapsed();
+        Some(id)
+    }
+
+    /// Runs translated block `id` (and whatever it chains to). Returns
+    /// whether a callout requested a block exit (`EXIT_BLOCK`).
+    fn exec(&mut self, cpu: &mut Cpu, id: u32, end: u64) -> bool {
+        let Some(entry) = self.cache.entry_addr(id) else {
+            return false;
+        };
+        cpu.s.settle_flags();
+        let enter_addr = self.cache.stubs.enter;
+        let user = (cpu.s.cpl == 3) as usize;
+        let tlb = cpu.mmu.tlb.entries[user].as_ptr() as *const u8;
+        let mut ctx = RunCtx {
+            state: &mut *cpu.s,
+            mmu: &mut *cpu.mmu,
+            bus: &mut *cpu.bus,
+            end_icount: end,
+            exit_tb: 0,
+            exit_slot: NO_SLOT,
+            cache: &mut self.cache,
+            callouts: 0,
+            lookups: 0,
+            lookup_hits: 0,
+        };
+        // SAFETY: `enter_addr` is the entry stub emitted by `emit_stubs`
+        // with exactly the `EnterFn` signature; the code buffer is
+        // executable and outlives this call.
+        let enter: EnterFn = unsafe { std::mem::transmute::<usize, EnterFn>(enter_addr) };
+        let state = ctx.state as *mut u8;
+        enter(
+            &mut ctx as *mut RunCtx as *mut u8,
+            state,
+            tlb,
+            entry as *const u8,
+        );
+        self.stats.entries += 1;
+        self.stats.callouts += ctx.callouts;
+        self.stats.lookups += ctx.lookups;
+        self.stats.lookup_hits += ctx.lookup_hits;
+        let (src, slot) = (ctx.exit_tb, ctx.exit_slot);
+        let changed = cpu.s.exit_request & EXIT_BLOCK != 0;
+        cpu.s.exit_request &= !EXIT_BLOCK;
+        if self.chaining && slot != NO_SLOT {
+            self.try_chain(cpu, src, slot);
+        }
+        changed
+    }
+
+    /// Patches exit `slot` of block `src` to the block now at CS:EIP if
+    /// the chaining rule (module docs) allows it.
+    fn try_chain(&mut self, cpu: &mut Cpu, src: u32, slot: u32) {
+        let Some(skey) = self.cache.block(src).map(|b| b.key) else {
+            return;
+        };
+        let Some(key) = Dbt::current_key(cpu.s, cpu.mmu) else {
+            return;
+        };
+        let same_page = skey.linear() & mmu::PAGE_MASK == key.linear() & mmu::PAGE_MASK;
+        if key.mode != skey.mode
+            || key.cs_base != skey.cs_base
+            || key.cs_limit != skey.cs_limit
+            || (key.paging() && !same_page)
+        {
+            return;
+        }
+        if let Some(dst) = self.cache.get(&key) {
+            if self.cache.chain(src, slot, dst) {
+                self.stats.chains += 1;
+            }
+        }
+    }
+
+    /// One block: translated if possible, interpreted otherwise. Returns
+    /// whether a handler asked to leave because engine-visible state
+    /// changed (the INTR line is then looked at again).
+    fn step(&mut self, cpu: &mut Cpu, end: u64) -> bool {
+        self.check_map(cpu.mmu);
+        let tb = match Dbt::current_key(cpu.s, cpu.mmu) {
+            Some(key) => match self.cache.get(&key) {
+                Some(id) => {
+                    self.stats.hits += 1;
+                    Some(id)
+                }
+                None => self.maybe_translate(cpu, key),
+            },
+            None => None,
+        };
+        let changed = match tb {
+            Some(id) => self.exec(cpu, id, end),
+            None => {
+                self.stats.interp_blocks += 1;
+                self.interp.run_block_nosync(cpu, false)
+            }
+        };
+        self.sync_code_pages(cpu.mmu);
+        changed
+    }
+}
+
+impl Engine for Dbt {
+    /// The interpreter's outer loop (see `cpu_interp::interp`): the INTR
+    /// line is looked at on entry and after blocks that changed state;
+    /// interrupt shadows and EFLAGS.TF run single instructions in the
+    /// interpreter.
+    fn run(&mut self, s: &mut CpuState, mmu: &mut Mmu, bus: &mut dyn Bus, budget: u64) -> Stop {
+        let end = s.icount.saturating_add(budget);
+        let mut cpu = Cpu { s, mmu, bus };
+        self.sync_code_pages(cpu.mmu);
+        let mut poll = true;
+        loop {
+            if cpu.s.run_state == RunState::Shutdown {
+                return Stop::Shutdown;
+            }
+            if cpu.s.exit_request & EXIT_EXTERNAL != 0 {
+                cpu.s.exit_request &= !EXIT_EXTERNAL;
+                return Stop::ExitRequest;
+            }
+            if cpu.s.icount >= end {
+                return Stop::Budget;
+            }
+            let shadow = cpu.s.int_shadow;
+            cpu.s.int_shadow = false;
+            if !shadow && poll {
+                Interpreter::poll_interrupt(&mut cpu);
+                poll = false;
+            }
+            if cpu.s.run_state == RunState::Halted {
+                return Stop::Halted;
+            }
+            let single_step = cpu.s.eflags & fl::TF != 0;
+            if shadow || single_step {
+                self.stats.interp_blocks += 1;
+                let changed = self.interp.run_block_nosync(&mut cpu, true);
+                self.sync_code_pages(cpu.mmu);
+                poll |= changed || shadow;
+                if single_step
+                    && !self.interp.last_faulted()
+                    && cpu.s.run_state != RunState::Shutdown
+                {
+                    interrupt::single_step_trap(&mut cpu);
+                    poll = true;
+                }
+                continue;
+            }
+            poll |= self.step(&mut cpu, end);
+        }
+    }
+}

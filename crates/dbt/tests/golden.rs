@@ -1,0 +1,123 @@
+//! Golden tests of emitted code: a few representative blocks are
+//! translated with placeholder addresses (so the output does not depend on
+//! where the heap or the code buffer are), disassembled with iced and
+//! compared with `tests/golden/<name>.txt`. Set `OXPC_BLESS=1` to accept
+//! changes (rewrites the files).
+
+use cpu_interp::cpu::Cpu;
+use cpu_interp::harness::*;
+use dbt::cache::Stubs;
+use dbt::key::Key;
+use iced_x86::code_asm::*;
+
+const BASE: usize = 0x1000_0000;
+
+fn golden(name: &str, code: &[u8], paged: bool) {
+    let mut m = if paged {
+        TestMachine::flat32_paged(code)
+    } else {
+        TestMachine::flat32(code)
+    };
+    let block = {
+        let mut cpu = Cpu {
+            s: &mut m.s,
+            mmu: &mut m.mmu,
+            bus: &mut m.bus,
+        };
+        m.interp.cache.get(&mut cpu).expect("block decodes")
+    };
+    let key = Key::of(&m.s, CODE_BASE);
+    let stubs = Stubs {
+        enter: BASE - 0x1000,
+        epilogue: BASE - 0xC00,
+        exit_generic: BASE - 0x800,
+        indirect_tail: BASE - 0x400,
+        jc: 0x0000_7000_0000_0000,
+        end: 0,
+    };
+    let t = dbt::emit::translate(&block, key, 7, BASE, stubs, true);
+    let text = format!(
+        "; guest\n{}; host ({} native, {} callouts)\n{}",
+        dbt::disasm::guest_block(&block),
+        t.native,
+        t.callouts,
+        dbt::disasm::host_code(&t.code, BASE as u64)
+    );
+    let path = format!("{}/tests/golden/{name}.txt", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var("OXPC_BLESS").is_ok() {
+        std::fs::write(&path, &text).expect("write golden file");
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_default();
+    if want != text {
+        panic!("{name}: emitted code differs from {path} (OXPC_BLESS=1 accepts):\n{text}");
+    }
+}
+
+#[test]
+fn golden_alu_loop() {
+    let code = asm32(CODE_BASE as u64, |a| {
+        let mut top = a.create_label();
+        a.set_label(&mut top).unwrap();
+        a.add(eax, ebx).unwrap();
+        a.xor(ebx, eax).unwrap();
+        a.rol(ebx, 3).unwrap();
+        a.inc(edx).unwrap();
+        a.and(edx, 1023).unwrap();
+        a.dec(ecx).unwrap();
+        a.jnz(top).unwrap();
+    });
+    golden("alu_loop", &code, false);
+}
+
+#[test]
+fn golden_load_store_flags() {
+    let code = asm32(CODE_BASE as u64, |a| {
+        let mut l = a.create_label();
+        a.mov(eax, dword_ptr(esi + edx * 4)).unwrap();
+        a.add(eax, ebx).unwrap();
+        a.mov(dword_ptr(esi + edx * 4 + 8), eax).unwrap();
+        a.adc(dword_ptr(edi), 5).unwrap();
+        a.setc(cl).unwrap();
+        a.jl(l).unwrap();
+        a.set_label(&mut l).unwrap();
+        a.nop().unwrap();
+    });
+    golden("load_store_flags", &code, true);
+}
+
+#[test]
+fn golden_call_ret() {
+    let code = asm32(CODE_BASE as u64, |a| {
+        a.push(ebp).unwrap();
+        a.mov(ebp, esp).unwrap();
+        a.mov(eax, dword_ptr(ebp + 8)).unwrap();
+        a.pop(ebp).unwrap();
+        a.ret().unwrap();
+    });
+    golden("call_ret", &code, false);
+}
+
+#[test]
+fn golden_callouts() {
+    let code = asm32(CODE_BASE as u64, |a| {
+        a.cmp(eax, 3).unwrap();
+        a.cpuid().unwrap();
+        a.rep().stosb().unwrap();
+        a.mov(ah, 1u32).unwrap();
+        a.jmp(eax).unwrap();
+    });
+    golden("callouts", &code, false);
+}
+
+#[test]
+fn golden_string_ops() {
+    let code = asm32(CODE_BASE as u64, |a| {
+        a.cld().unwrap();
+        a.lodsd().unwrap();
+        a.stosb().unwrap();
+        a.add(edx, eax).unwrap();
+        a.ret().unwrap();
+    });
+    golden("string_ops", &code, false);
+}

@@ -52,6 +52,31 @@ pub fn alu_loop(iterations: u32) -> Vec<u8> {
     })
 }
 
+/// Constants the FPU loop reads (two f32 values at `FPU_DATA`) and where it
+/// stores its f64 result.
+pub const FPU_DATA: u32 = 0x0024_0000;
+
+/// An x87-heavy loop: load/multiply single-precision memory operands,
+/// accumulate, square root, store a double, with a counted loop around it.
+pub fn fpu_loop(iterations: u32) -> Vec<u8> {
+    asm32(CODE_BASE as u64, |a| {
+        let mut top = a.create_label();
+        a.fninit().unwrap();
+        a.mov(ecx, iterations).unwrap();
+        a.fldz().unwrap();
+        a.set_label(&mut top).unwrap();
+        a.fld(dword_ptr(FPU_DATA)).unwrap();
+        a.fmul(dword_ptr(FPU_DATA + 4)).unwrap();
+        a.faddp(st1, st0).unwrap();
+        a.fld(st0).unwrap();
+        a.fsqrt().unwrap();
+        a.fstp(qword_ptr(FPU_DATA + 8)).unwrap();
+        a.dec(ecx).unwrap();
+        a.jnz(top).unwrap();
+        a.hlt().unwrap();
+    })
+}
+
 pub fn call_string_loop(iterations: u32) -> Vec<u8> {
     asm32(CODE_BASE as u64, |a| {
         let mut top = a.create_label();
@@ -159,6 +184,8 @@ pub fn measure(code: &[u8]) -> Measurement {
     for i in 0..64u32 {
         m.mmu.phys.write_u32(SRC + 4 * i, i * 3 + 1);
     }
+    m.mmu.phys.write_u32(FPU_DATA, 1.5f32.to_bits());
+    m.mmu.phys.write_u32(FPU_DATA + 4, 0.25f32.to_bits());
     let (h0, m0) = (m.mmu.tlb.hits, m.mmu.tlb.misses);
     let start = Instant::now();
     let cpu0 = thread_cpu_time();

@@ -1,16 +1,17 @@
-//! `interp-mips [--quick]`: guest MIPS of the interpreter on two CPU-bound
-//! loops (ALU/memory/branch, and call/ret + string ops) in flat 32-bit
+//! `interp-mips [--quick]`: guest MIPS of the interpreter on three CPU-bound
+//! loops (ALU/memory/branch, call/ret + string ops, and x87 arithmetic) in flat 32-bit
 //! mode with paging on, with the TLB hit rate. REP string instructions
 //! count as one retired instruction each.
 
-use bench::interp_loops::{alu_loop, call_string_loop, measure};
+use bench::interp_loops::{alu_loop, call_string_loop, fpu_loop, measure};
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let scale = if quick { 1 } else { 10 };
-    let runs: [(&str, Vec<u8>); 2] = [
+    let runs: [(&str, Vec<u8>); 3] = [
         ("alu-mem-branch", alu_loop(2_000_000 * scale)),
         ("call-ret-string", call_string_loop(200_000 * scale)),
+        ("x87", fpu_loop(500_000 * scale)),
     ];
     let mut total_insns = 0u64;
     let mut total_secs = 0f64;

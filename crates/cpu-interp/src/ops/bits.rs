@@ -117,7 +117,11 @@ pub fn bit_scan(forward: bool, size: u8, v: u32) -> (Option<u32>, u32) {
 /// BSF / BSR r, r/m
 fn bsf_bsr(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     let v = cpu.read_op(d, 1)?;
-    let (i, f) = bit_scan(matches!(d.ins.mnemonic(), Mnemonic::Bsf | Mnemonic::Tzcnt), d.width, v);
+    let (i, f) = bit_scan(
+        matches!(d.ins.mnemonic(), Mnemonic::Bsf | Mnemonic::Tzcnt),
+        d.width,
+        v,
+    );
     if let Some(i) = i {
         cpu.write_op(d, 0, i)?;
     }

@@ -4,12 +4,9 @@
 //! instructions, <differences> differences`. Bounded time by default;
 //! `OXPC_DBT_DIFF_SECS`, `OXPC_DBT_DIFF_PROGRAMS` and `OXPC_DBT_DIFF_SEED`
 //! run it longer or elsewhere.
-//!
-//! Needs `dbt` in this crate's dependencies (`dbt.workspace = true`); it
-//! is compiled only with the `dbt` feature until then.
+//! Built with the crate's `dbt` feature (on by default).
 
-#![allow(unexpected_cfgs)]
-#![cfg(any(feature = "dbt", dbt_diff))]
+#![cfg(feature = "dbt")]
 
 #[path = "../src/dbt_diff/mod.rs"]
 mod dbt_diff;

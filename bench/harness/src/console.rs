@@ -250,6 +250,7 @@ impl Console {
             .map_or_else(|| stamp(None), |&(_, t)| t)
     }
 
+    /// The end of the first match of `pat` after `scan_from`.
     fn find(&self, pat: &[u8]) -> Option<usize> {
         if pat.is_empty() {
             return Some(self.scan_from);
@@ -277,20 +278,31 @@ impl Console {
     /// Waits until `pat` appears after the previous match and returns the
     /// arrival of its last byte. Fails on timeout or end of output.
     pub fn wait_for(&mut self, pat: &str, timeout: Duration) -> Result<Stamp> {
+        self.wait_for_any(&[pat], timeout).map(|(_, t)| t)
+    }
+
+    /// Waits until one of `pats` appears after the previous match; returns
+    /// the index of the one that ends first and the arrival of its last byte.
+    pub fn wait_for_any(&mut self, pats: &[&str], timeout: Duration) -> Result<(usize, Stamp)> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(end) = self.find(pat.as_bytes()) {
+            let first = pats
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| Some((self.find(p.as_bytes())?, i)))
+                .min();
+            if let Some((end, i)) = first {
                 self.scan_from = end;
-                return Ok(self.arrival_of(end));
+                return Ok((i, self.arrival_of(end)));
             }
             if self.eof {
-                bail!("output ended before {pat:?}{}", self.exit_note());
+                bail!("output ended before {pats:?}{}", self.exit_note());
             }
             let left = deadline.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(left) {
                 Ok(chunk) => self.take(chunk),
                 Err(RecvTimeoutError::Timeout) => {
-                    bail!("no {pat:?} within {:.0} s", timeout.as_secs_f64())
+                    bail!("no {pats:?} within {:.0} s", timeout.as_secs_f64())
                 }
                 Err(RecvTimeoutError::Disconnected) => self.eof = true,
             }
@@ -410,6 +422,21 @@ mod tests {
         let _ = child.wait();
         assert!(b > a, "{a} {b}");
         assert_eq!(cpu_ns(u32::MAX), None);
+    }
+
+    #[test]
+    fn the_earliest_of_several_patterns_wins() {
+        let text = "x\nIllegal instruction\noxpc:~# \nOXPC-BENCH-START a\n";
+        let mut c = Console::from_reader(Cursor::new(text.as_bytes().to_vec()));
+        let d = Duration::from_secs(5);
+        let (i, _) = c
+            .wait_for_any(&["OXPC-BENCH-START a", "Illegal instruction"], d)
+            .unwrap();
+        assert_eq!(i, 1);
+        let (i, _) = c
+            .wait_for_any(&["OXPC-BENCH-START a", "Illegal instruction"], d)
+            .unwrap();
+        assert_eq!(i, 0);
     }
 
     #[test]

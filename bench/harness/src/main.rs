@@ -86,6 +86,10 @@ pub struct Opts {
     /// Keep the rows of engines not run now from <out>/samples.csv.
     #[arg(long)]
     pub merge: bool,
+    /// Measure nothing: rewrite the summary, charts and RESULTS.md from
+    /// <out>/samples.csv (after editing <out>/notes.md, say).
+    #[arg(long)]
+    pub report_only: bool,
 }
 
 fn main() -> Result<()> {

@@ -13,8 +13,9 @@ use crate::sysinfo::Machine;
 
 /// Everything the report shows.
 pub struct Report<'a> {
-    pub command: String,
-    pub date: String,
+    /// One line per measuring run that made these numbers (date, size,
+    /// host load average, command), oldest first.
+    pub runs: Vec<String>,
     pub machine: &'a Machine,
     /// `(engine, version)` for each engine in the report.
     pub versions: Vec<(String, String)>,
@@ -26,8 +27,6 @@ pub struct Report<'a> {
     pub engines: &'a [String],
     pub rows: &'a [Summary],
     pub samples: &'a [Sample],
-    /// The host's load averages during the run, e.g. `9.4 at start, 8.1 at end`.
-    pub load: String,
     /// Hand-written analysis kept across runs (`results/notes.md`).
     pub notes: Option<String>,
 }
@@ -247,13 +246,14 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(out, "# oxpc benchmark results\n");
     let _ = writeln!(
         out,
-        "Made on {} by\n\n```\n{}\n```\n\nEvery number is host wall-clock time between a workload's \
+        "Made by (date | size | host load average | command):\n\n```\n{}\n```\n\nEvery number is host wall-clock time between a workload's \
          `OXPC-BENCH-START` and `OXPC-BENCH-END` lines on the serial console (natively: on a pipe), \
          the median of {} repetitions run interleaved (each repetition boots every emulator once and \
          runs every workload in it; the engine order is rotated each repetition). Slowdown is the \
          median over the native median. Every run is in `results/samples.csv`, the summary in \
          `results/summary.csv`; logs of the serial consoles stay in `$OXPC_CACHE/bench-harness/logs/`.\n",
-        r.date, r.command, r.reps
+        r.runs.join("\n"),
+        r.reps
     );
     let _ = writeln!(out, "## Machine and versions\n\n| | |\n|---|---|");
     let _ = writeln!(
@@ -270,7 +270,6 @@ pub fn render(r: &Report) -> String {
     );
     let _ = writeln!(out, "| guest | `{}`, {} MiB RAM |", r.cmdline, r.megs);
     let _ = writeln!(out, "| workload size | `{}` |", r.size);
-    let _ = writeln!(out, "| host load average | {} |", r.load);
     for (e, v) in &r.versions {
         let _ = writeln!(out, "| {e} | {v} |");
     }
@@ -286,9 +285,9 @@ pub fn render(r: &Report) -> String {
         out,
         "## Median CPU time and slowdown vs native\n\nThe CPU time the emulator process (all its \
          threads; natively the program) used between the same two markers, from \
-         `/proc/<pid>/task/*/schedstat`. On a shared, loaded machine (load average {}) this is \
-         steadier than wall-clock time; it also counts an emulator's helper threads.\n",
-        r.load
+         `/proc/<pid>/task/*/schedstat`. On a shared, loaded machine (see the load averages \
+         above) this is steadier than wall-clock time; it also counts an emulator's helper \
+         threads.\n"
     );
     median_table(r, true, &mut out);
     let _ = writeln!(
@@ -444,8 +443,7 @@ mod tests {
             ..Default::default()
         };
         let r = Report {
-            command: "cargo run -p bench-harness --release".into(),
-            date: "today".into(),
+            runs: vec!["today | quick | 1.0 | cargo run -p bench-harness --release".into()],
             machine: &machine,
             versions: vec![("qemu".into(), "7.2".into())],
             size: "quick".into(),
@@ -456,11 +454,11 @@ mod tests {
             engines: &engines,
             rows: &rows,
             samples: &samples,
-            load: "1.0 at start".into(),
             notes: Some("Bochs is slow because.".into()),
         };
         let md = render(&r);
         assert!(md.contains("| Test CPU (2 logical CPUs"), "{md}");
+        assert!(md.contains("```\ntoday | quick | 1.0 | cargo run"), "{md}");
         assert!(
             md.contains("| sort | 1.00 s | 2.00 s (2.0x) | 6.00 s (6.0x) | 50.00 s (50.0x) | — |"),
             "{md}"

@@ -151,7 +151,8 @@ fn loadavg() -> String {
 }
 
 /// Writes the CSVs, chart and markdown for `samples`.
-fn write_outputs(o: &Opts, ctx: &Ctx, samples: &[Sample], load: String) -> Result<()> {
+/// `run_line` describes this measuring run (None with `--report-only`).
+fn write_outputs(o: &Opts, ctx: &Ctx, samples: &[Sample], run_line: Option<String>) -> Result<()> {
     let out = o.out.clone().unwrap_or_else(|| {
         if o.quick {
             ctx.work.join("quick")
@@ -162,12 +163,26 @@ fn write_outputs(o: &Opts, ctx: &Ctx, samples: &[Sample], load: String) -> Resul
     fs::create_dir_all(&out).with_context(|| out.display().to_string())?;
     let samples_csv = out.join("samples.csv");
     let mut all: Vec<Sample> = Vec::new();
-    if o.merge && samples_csv.exists() {
+    let keep_old = o.merge || o.report_only;
+    if keep_old && samples_csv.exists() {
         all = csvio::read_samples(&samples_csv)?
             .into_iter()
-            .filter(|s| !o.engines.contains(&s.engine))
+            .filter(|s| o.report_only || !o.engines.contains(&s.engine))
             .collect();
     }
+    // The runs that made the numbers: appended when merging.
+    let runs_txt = out.join("runs.txt");
+    let mut runs: Vec<String> = if keep_old {
+        fs::read_to_string(&runs_txt)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    runs.extend(run_line);
+    fs::write(&runs_txt, runs.join("\n") + "\n").with_context(|| runs_txt.display().to_string())?;
     all.extend_from_slice(samples);
     check_checksums(&mut all);
     let engines: Vec<String> = engines::ALL
@@ -216,8 +231,7 @@ fn write_outputs(o: &Opts, ctx: &Ctx, samples: &[Sample], load: String) -> Resul
         .collect();
     let reps = all.iter().map(|s| s.rep + 1).max().unwrap_or(1);
     let report = markdown::Report {
-        command: command_line(),
-        date: shell_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        runs,
         machine: &machine,
         versions,
         size: ctx.size.clone(),
@@ -228,7 +242,6 @@ fn write_outputs(o: &Opts, ctx: &Ctx, samples: &[Sample], load: String) -> Resul
         engines: &engines,
         rows: &rows,
         samples: &all,
-        load,
         notes: fs::read_to_string(out.join("notes.md")).ok(),
     };
     let md_path = o.results_md.clone().unwrap_or_else(|| {
@@ -279,6 +292,10 @@ pub fn run(o: &Opts, ctx: &Ctx) -> Result<i32> {
         return Err(e);
     }
     fs::create_dir_all(&ctx.work)?;
+    if o.report_only {
+        write_outputs(o, ctx, &[], None)?;
+        return Ok(0);
+    }
     let mut engines: Vec<Box<dyn Engine>> = o
         .engines
         .iter()
@@ -286,8 +303,14 @@ pub fn run(o: &Opts, ctx: &Ctx) -> Result<i32> {
         .collect();
     let load_start = loadavg();
     let samples = measure(o, ctx, &mut engines);
-    let load = format!("{load_start} at start, {} at end (1-minute)", loadavg());
-    write_outputs(o, ctx, &samples, load)?;
+    let run_line = format!(
+        "{} | {} | {load_start} -> {} | {}",
+        shell_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        ctx.size,
+        loadavg(),
+        command_line()
+    );
+    write_outputs(o, ctx, &samples, Some(run_line))?;
     if !o.quick {
         return Ok(0);
     }

@@ -1,14 +1,15 @@
 //! `dbt_mips [--quick]`: guest MIPS of the interpreter and of the
 //! translator on the interpreter benchmark's CPU-bound loops
-//! (`bench::interp_loops`: ALU/memory/branch, and call/ret + string ops,
-//! flat 32-bit mode with paging on), the speed-up, translation time per
+//! (`bench::interp_loops`: ALU/memory/branch, call/ret + string ops, and
+//! x87 arithmetic, which the translator runs as callouts; flat 32-bit mode
+//! with paging on), the speed-up, translation time per
 //! block, and the share of retired instructions that ran as callouts and
 //! of block entries that went through the dispatcher.
 
 use std::time::{Duration, Instant};
 
 use bench::interp_loops::{
-    alu_loop, call_string_loop, measure, thread_cpu_time, Measurement, SRC, TABLE,
+    alu_loop, call_string_loop, fpu_loop, measure, thread_cpu_time, Measurement, SRC, TABLE,
 };
 use cpu_interp::harness::TestMachine;
 use cpu_interp::{Engine, Stop};
@@ -49,9 +50,10 @@ fn measure_dbt(code: &[u8]) -> (Measurement, Stats) {
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let scale = if quick { 1 } else { 10 };
-    let runs: [(&str, Vec<u8>); 2] = [
+    let runs: [(&str, Vec<u8>); 3] = [
         ("alu-mem-branch", alu_loop(2_000_000 * scale)),
         ("call-ret-string", call_string_loop(200_000 * scale)),
+        ("x87", fpu_loop(500_000 * scale)),
     ];
     let (mut ti, mut ci, mut cd) = (0u64, Duration::ZERO, Duration::ZERO);
     for (name, code) in runs.iter() {

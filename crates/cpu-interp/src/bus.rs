@@ -14,6 +14,10 @@ pub trait Bus {
     fn acknowledge_interrupt(&mut self) -> u8;
     /// FERR# from the x87 with CR0.NE = 0: the PC routes it to IRQ13.
     fn fpu_error(&mut self, _asserted: bool) {}
+    /// Applies what the port write just done changed in the memory map
+    /// (A20 gate, PAM shadowing), so the next instruction already sees it.
+    /// Called by OUT and OUTS right after [`Bus::io_write`].
+    fn sync_memory(&mut self, _mmu: &mut mmu::Mmu) {}
 }
 
 /// Why an engine returned to its caller.
@@ -40,6 +44,17 @@ pub trait Engine {
         bus: &mut dyn Bus,
         budget: u64,
     ) -> Stop;
+
+    /// What the engine has to say at the end of a run (translation
+    /// statistics, a lockstep mismatch), for `oxpc run --dbt-stats`.
+    fn report(&self) -> Option<String> {
+        None
+    }
+
+    /// A lockstep engine's first difference between its two engines.
+    fn mismatch(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A bus with nothing on it: ports read all ones, no interrupts. For tests.

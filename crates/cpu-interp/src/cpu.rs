@@ -158,6 +158,14 @@ impl Cpu<'_> {
 
     #[inline(always)]
     pub fn read_lin(&mut self, lin: u32, size: u8) -> Result<u32> {
+        match self.mmu.try_read(self.s.cpl == 3, lin, size) {
+            Some(v) => Ok(v),
+            None => self.read_lin_slow(lin, size),
+        }
+    }
+
+    #[inline(never)]
+    fn read_lin_slow(&mut self, lin: u32, size: u8) -> Result<u32> {
         let ctx = self.s.paging_ctx();
         Ok(match size {
             1 => self.mmu.read_u8(&ctx, lin)? as u32,
@@ -168,6 +176,14 @@ impl Cpu<'_> {
 
     #[inline(always)]
     pub fn write_lin(&mut self, lin: u32, size: u8, v: u32) -> Result<()> {
+        if self.mmu.try_write(self.s.cpl == 3, lin, size, v) {
+            return Ok(());
+        }
+        self.write_lin_slow(lin, size, v)
+    }
+
+    #[inline(never)]
+    fn write_lin_slow(&mut self, lin: u32, size: u8, v: u32) -> Result<()> {
         let ctx = self.s.paging_ctx();
         match size {
             1 => self.mmu.write_u8(&ctx, lin, v as u8)?,

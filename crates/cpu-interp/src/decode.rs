@@ -9,8 +9,14 @@
 //! twice for the same (EIP, mode).
 //!
 //! Each instruction is stored with its handler and pre-digested operand
-//! facts (width, memory operand, address size) so execution does no table
-//! lookups.
+//! facts (width, memory operand, address size, register indices, immediate,
+//! next EIP, whether it may write memory) so execution does no table
+//! lookups; the hottest forms get a per-form handler from `ops::fast`.
+//!
+//! Only a block's own bytes are registered as code with the mmu (64-byte
+//! granularity), so data writes elsewhere in the page keep its blocks. The
+//! fast lookup by linear address skips re-checking the TLB while the TLB's
+//! epoch is unchanged.
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -26,6 +32,10 @@ use crate::state::CS;
 
 pub const MAX_BLOCK_INSNS: usize = 64;
 
+/// Bytes of guest code fetched per block decode (well above the longest
+/// instruction, so a block's first instruction always fits).
+const FETCH_CAP: usize = 1024;
+
 /// One decoded instruction ready to execute.
 #[derive(Clone, Copy)]
 pub struct Decoded {
@@ -40,7 +50,20 @@ pub struct Decoded {
     pub addr32: bool,
     /// 32-bit operand size of the encoding (after 0x66).
     pub op32: bool,
+    /// The engine must look at mmu's self-modifying-code flag after this
+    /// instruction: it may write memory (explicit or stack operands, or an
+    /// implicit write such as a descriptor's accessed bit or device DMA).
+    /// Conservative: only plain register/immediate instructions clear it.
+    pub smc_check: bool,
     pub mem: MemOperand,
+    /// EIP of the next instruction (wrapped to 16 bits in 16-bit code).
+    pub next_eip: u32,
+    /// GPR index of operand 0 / 1 when it is a 16- or 32-bit general
+    /// register, `NO_REG` otherwise (the per-form fast handlers use them).
+    pub r0: u8,
+    pub r1: u8,
+    /// The last immediate operand, sign-extended as the encoding says.
+    pub imm: u32,
 }
 
 impl Decoded {
@@ -117,16 +140,103 @@ impl Decoded {
         if width == 0 {
             width = if op32 { 4 } else { 2 };
         }
-        Decoded {
+        let mut imm = 0;
+        for n in 0..ins.op_count() {
+            if is_immediate(ins.op_kind(n)) {
+                imm = ins.immediate(n) as u32;
+            }
+        }
+        let next_mask = if code32 { u32::MAX } else { 0xFFFF };
+        let mut d = Decoded {
             ins,
             handler: handler_for(&ins),
             width,
             msize,
             addr32,
             op32,
+            smc_check: !is_pure(&ins),
             mem,
+            next_eip: (ins.next_ip() as u32) & next_mask,
+            r0: gpr_operand(&ins, 0),
+            r1: gpr_operand(&ins, 1),
+            imm,
+        };
+        if !ins.is_invalid() {
+            if let Some(h) = crate::ops::fast::specialize(&d) {
+                d.handler = h;
+            }
+        }
+        d
+    }
+}
+
+fn is_immediate(k: OpKind) -> bool {
+    matches!(
+        k,
+        OpKind::Immediate8
+            | OpKind::Immediate8_2nd
+            | OpKind::Immediate16
+            | OpKind::Immediate32
+            | OpKind::Immediate64
+            | OpKind::Immediate8to16
+            | OpKind::Immediate8to32
+            | OpKind::Immediate8to64
+            | OpKind::Immediate32to64
+    )
+}
+
+/// GPR index of operand `n` when it is a 16- or 32-bit general register.
+fn gpr_operand(ins: &Instruction, n: u32) -> u8 {
+    if n < ins.op_count() && ins.op_kind(n) == OpKind::Register {
+        return gpr_index(ins.op_register(n));
+    }
+    NO_REG
+}
+
+/// An instruction that cannot write guest memory: only register, immediate
+/// and branch operands (no segment registers, whose loads set descriptor
+/// accessed bits), no stack use, and none of the instructions with
+/// implicit memory effects (port I/O may start device DMA; LTR/LLDT touch
+/// descriptors; control transfers end the block anyway).
+fn is_pure(ins: &Instruction) -> bool {
+    use iced_x86::Mnemonic as M;
+    if ins.is_invalid() || ins.stack_pointer_increment() != 0 {
+        return false;
+    }
+    for n in 0..ins.op_count() {
+        match ins.op_kind(n) {
+            OpKind::Register => {
+                let r = ins.op_register(n);
+                if !(r.is_gpr() || r.is_st() || r.is_mm()) {
+                    return false;
+                }
+            }
+            OpKind::NearBranch16 | OpKind::NearBranch32 => {}
+            k if is_immediate(k) => {}
+            _ => return false,
         }
     }
+    !matches!(
+        ins.mnemonic(),
+        M::In
+            | M::Out
+            | M::Ltr
+            | M::Lldt
+            | M::Int
+            | M::Int1
+            | M::Int3
+            | M::Into
+            | M::Iret
+            | M::Iretd
+            | M::Hlt
+            | M::Wrmsr
+            | M::Sysenter
+            | M::Sysexit
+            | M::Ud0
+            | M::Ud1
+            | M::Ud2
+            | M::Bound
+    ) && ins.flow_control() != FlowControl::Interrupt
 }
 
 fn addr_size32(ins: &Instruction, code32: bool) -> bool {
@@ -175,6 +285,10 @@ pub struct Block {
     pub ops: Vec<Decoded>,
     /// Times the block was entered (the translator's hotness counter).
     pub exec_count: Cell<u32>,
+    /// `(tlb.epoch << 1) | user` when the TLB last confirmed the block's
+    /// pages for the fast lookup (`u64::MAX`: never): while the TLB is
+    /// unchanged the check is skipped.
+    pub confirmed: Cell<u64>,
 }
 
 /// A multiplicative hasher for `BlockKey` (the default SipHash costs more
@@ -258,32 +372,37 @@ impl BlockCache {
     /// TLB still maps its first page (and second, for a straddling block)
     /// to the same physical page for execution.
     #[inline(always)]
-    fn fast_get(&mut self, cpu: &mut Cpu, lin: u32, eip: u32, code32: bool) -> Option<Rc<Block>> {
-        let b = self.fast[fast_slot(lin)].as_ref()?;
+    fn fast_get(&mut self, cpu: &mut Cpu, lin: u32, eip: u32) -> Option<usize> {
+        let slot = fast_slot(lin);
+        let b = self.fast[slot].as_ref()?;
         let cs = &cpu.s.seg[CS];
         if b.eip != eip
             || b.cs_base != cs.base
             || b.cs_limit != cs.limit
-            || b.code32 != code32
+            || b.code32 != cs.big()
             || !b.alive.get()
         {
             return None;
         }
         cpu.mmu.sync_map_changes();
         let user = (cpu.s.cpl == 3) as usize;
-        let e = cpu.mmu.tlb.entry(user, lin);
-        if e.exec != lin & 0xFFFF_F000 || e.paddr >> 12 != b.pages[0] {
-            return None;
-        }
-        if b.pages[1] != b.pages[0] {
-            let next = (lin & 0xFFFF_F000).wrapping_add(4096);
-            let e = cpu.mmu.tlb.entry(user, next);
-            if e.exec != next || e.paddr >> 12 != b.pages[1] {
+        let stamp = (cpu.mmu.tlb.epoch << 1) | user as u64;
+        if b.confirmed.get() != stamp {
+            let e = cpu.mmu.tlb.entry(user, lin);
+            if e.exec != lin & 0xFFFF_F000 || e.paddr >> 12 != b.pages[0] {
                 return None;
             }
+            if b.pages[1] != b.pages[0] {
+                let next = (lin & 0xFFFF_F000).wrapping_add(4096);
+                let e = cpu.mmu.tlb.entry(user, next);
+                if e.exec != next || e.paddr >> 12 != b.pages[1] {
+                    return None;
+                }
+            }
+            b.confirmed.set(stamp);
         }
         self.fast_hits += 1;
-        Some(b.clone())
+        Some(slot)
     }
 
     pub fn len(&self) -> usize {
@@ -296,16 +415,32 @@ impl BlockCache {
 
     /// Looks up or decodes the block at the current CS:EIP.
     pub fn get(&mut self, cpu: &mut Cpu) -> Result<Rc<Block>> {
+        self.get_ref(cpu).cloned()
+    }
+
+    /// `get` without taking a reference count: the block stays borrowed
+    /// from the cache.
+    #[inline(always)]
+    pub fn get_ref(&mut self, cpu: &mut Cpu) -> Result<&Rc<Block>> {
         let eip = cpu.s.eip;
-        let code32 = cpu.s.code32();
-        let cs = cpu.s.seg[CS];
+        let cs = &cpu.s.seg[CS];
         if eip > cs.limit {
             return Err(Exception::GP(0));
         }
         let lin = cs.base.wrapping_add(eip);
-        if let Some(b) = self.fast_get(cpu, lin, eip, code32) {
-            return Ok(b);
+        match self.fast_get(cpu, lin, eip) {
+            Some(slot) => Ok(self.fast[slot].as_ref().expect("fast_get hit")),
+            None => self.get_slow(cpu, lin),
         }
+    }
+
+    /// The hash lookup (through a page walk) and decoding.
+    #[inline(never)]
+    fn get_slow(&mut self, cpu: &mut Cpu, lin: u32) -> Result<&Rc<Block>> {
+        let eip = cpu.s.eip;
+        let code32 = cpu.s.code32();
+        let cs = cpu.s.seg[CS];
+        let slot = fast_slot(lin);
         let ctx = cpu.s.paging_ctx();
         let paddr = cpu.mmu.translate(&ctx, lin, mmu::Access::Execute)?;
         let key = BlockKey { paddr, eip, code32 };
@@ -315,8 +450,7 @@ impl BlockCache {
                 && b.cs_limit == cs.limit
                 && self.second_page_current(cpu, &b, lin)
             {
-                self.fast[fast_slot(lin)] = Some(b.clone());
-                return Ok(b);
+                return Ok(self.fast[slot].insert(b));
             }
             // Decoded under another CS limit, or the straddling tail now
             // maps elsewhere: decode afresh.
@@ -324,16 +458,18 @@ impl BlockCache {
         }
         let block = Rc::new(decode_block(cpu, eip, lin, paddr, code32)?);
         self.decoded_blocks += 1;
-        for (i, &p) in block.pages.iter().enumerate() {
-            if i == 1 && p == block.pages[0] {
-                break;
-            }
-            cpu.mmu.mark_code_page(p << 12);
-            self.by_page.entry(p).or_default().push(key);
+        // Only the block's own bytes count as code: writes to data that
+        // shares the page (real-mode programs mix them) do not invalidate.
+        let total: u32 = block.ops.iter().map(|d| d.ins.len() as u32).sum();
+        let first = total.min(4096 - (paddr & 0xFFF));
+        cpu.mmu.mark_code_range(paddr, first);
+        self.by_page.entry(block.pages[0]).or_default().push(key);
+        if block.pages[1] != block.pages[0] {
+            cpu.mmu.mark_code_range(block.pages[1] << 12, total - first);
+            self.by_page.entry(block.pages[1]).or_default().push(key);
         }
         self.blocks.insert(key, block.clone());
-        self.fast[fast_slot(lin)] = Some(block.clone());
-        Ok(block)
+        Ok(self.fast[slot].insert(block))
     }
 
     /// Whether a block's straddling tail still comes from the page it was
@@ -380,7 +516,12 @@ fn decode_block(cpu: &mut Cpu, eip: u32, lin: u32, paddr: u32, code32: bool) -> 
     // Bytes we may fetch without crossing the CS limit.
     let limit_left = (limit - eip) as u64 + 1;
     let n = (page_left as u64).min(limit_left) as usize;
-    let mut buf = [0u8; 4096 + 16];
+    // Fetch at most FETCH_CAP bytes: a block rarely needs more, and
+    // copying (and zeroing) the rest of the page per decode was a visible
+    // cost where code pages are re-decoded often.
+    let capped = n > FETCH_CAP;
+    let n = n.min(FETCH_CAP);
+    let mut buf = [0u8; FETCH_CAP];
     cpu.mmu.phys.read_bytes(paddr, &mut buf[..n]);
     let mut ops = Vec::with_capacity(16);
     let mut pages = [paddr >> 12, paddr >> 12];
@@ -393,6 +534,10 @@ fn decode_block(cpu: &mut Cpu, eip: u32, lin: u32, paddr: u32, code32: bool) -> 
         }
         decoder.decode_out(&mut ins);
         if decoder.last_error() == DecoderError::NoMoreBytes {
+            if capped && !ops.is_empty() {
+                // Runs past the fetch cap: the next block starts with it.
+                break;
+            }
             // The instruction runs past the page end or the CS limit.
             if (n as u64) < limit_left && (n as u32) == page_left {
                 // Fetch the tail from the next page.
@@ -444,5 +589,80 @@ fn decode_block(cpu: &mut Cpu, eip: u32, lin: u32, paddr: u32, code32: bool) -> 
         pages,
         ops,
         exec_count: Cell::new(0),
+        confirmed: Cell::new(u64::MAX),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::{asm16, TestMachine};
+    use iced_x86::code_asm::*;
+
+    fn decoded(code: &[u8]) -> Decoded {
+        let mut dec = Decoder::with_ip(32, code, 0x1000, DecoderOptions::NONE);
+        Decoded::new(dec.decode(), true)
+    }
+
+    #[test]
+    fn only_register_only_instructions_skip_the_smc_check() {
+        for pure in [&[0x01, 0xD8][..], &[0x40], &[0x0F, 0xA2], &[0x75, 0x00]] {
+            let d = decoded(pure);
+            assert!(!d.smc_check, "{}", d.ins);
+        }
+        for writes in [
+            &[0x89, 0x06][..],   // mov [esi], eax
+            &[0x50],             // push eax
+            &[0xAA],             // stosb
+            &[0xEE],             // out dx, al
+            &[0x8E, 0xD8],       // mov ds, ax
+            &[0x0F, 0x00, 0xD8], // ltr ax
+            &[0xCD, 0x21],       // int 0x21
+        ] {
+            let d = decoded(writes);
+            assert!(d.smc_check, "{}", d.ins);
+        }
+    }
+
+    #[test]
+    fn next_eip_wraps_in_16_bit_code() {
+        let mut dec = Decoder::with_ip(16, &[0x90], 0xFFFF, DecoderOptions::NONE);
+        assert_eq!(Decoded::new(dec.decode(), false).next_eip, 0);
+    }
+
+    #[test]
+    fn data_writes_next_to_code_keep_its_blocks_and_code_writes_do_not() {
+        // A loop storing into its own code page (CS = DS = 0x1000 here) at
+        // a distance from the code, then patching an instruction ahead.
+        let code = asm16(0, |a| {
+            let mut top = a.create_label();
+            a.mov(ax, 0x1000u32).unwrap();
+            a.mov(ds, ax).unwrap();
+            a.mov(cx, 200u32).unwrap();
+            a.set_label(&mut top).unwrap();
+            a.mov(word_ptr(0x800), cx).unwrap();
+            a.inc(word_ptr(0x802)).unwrap();
+            a.loop_(top).unwrap();
+            a.mov(byte_ptr(0x7FF), 0u32).unwrap();
+            a.hlt().unwrap();
+        });
+        let mut m = TestMachine::real(&code);
+        m.run();
+        assert_eq!(m.mmu.phys.read_u16(0x10802), 200);
+        assert_eq!(m.interp.cache.invalidations, 0, "data writes only");
+        let decoded = m.interp.cache.decoded_blocks;
+        assert!(decoded <= 4, "{decoded} decodes for a 200-iteration loop");
+
+        // Self-modifying code still works: patch a routine already decoded.
+        let code = asm16(0, |a| {
+            a.call(0x20u64).unwrap();
+            a.mov(byte_ptr(0x20).cs(), 0x43u32).unwrap(); // nop -> inc bx
+            a.call(0x20u64).unwrap();
+            a.hlt().unwrap();
+        });
+        let mut m = TestMachine::real(&code);
+        m.mmu.phys.write_bytes(0x10020, &[0x90, 0xC3]); // nop; ret
+        m.run();
+        assert_eq!(m.s.regs[crate::state::EBX] & 0xFFFF, 1, "patched code ran");
+    }
 }

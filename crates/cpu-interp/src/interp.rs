@@ -67,11 +67,32 @@ impl Interpreter {
         changed
     }
 
+    /// Runs blocks back to back (as `run_block` each) until one asks to
+    /// leave or changes state the engine must look at (exit request,
+    /// interrupt shadow, TF, halt/shutdown), or `icount` reaches `end`.
+    /// Returns `run_block`'s "state changed" answer for the last block.
+    pub fn run_blocks(&mut self, cpu: &mut Cpu, end: u64) -> bool {
+        loop {
+            let changed = self.run_block_nosync(cpu, false);
+            self.sync_code_pages(cpu.mmu);
+            if changed
+                || cpu.s.icount >= end
+                || cpu.s.exit_request != 0
+                || cpu.s.int_shadow
+                || cpu.s.eflags & fl::TF != 0
+                || cpu.s.run_state != RunState::Running
+            {
+                return changed;
+            }
+        }
+    }
+
     /// `run_block` without draining mmu's dirty-code-page list afterwards:
     /// for an engine (the translator) that keeps its own caches of the same
     /// pages and must drain the list itself to invalidate both.
+    #[inline(always)]
     pub fn run_block_nosync(&mut self, cpu: &mut Cpu, single: bool) -> bool {
-        let block = match self.cache.get(cpu) {
+        let block = match self.cache.get_ref(cpu) {
             Ok(b) => b,
             Err(e) => {
                 interrupt::deliver_exception(cpu, e);
@@ -82,9 +103,13 @@ impl Interpreter {
         };
         self.last_faulted = false;
         block.exec_count.set(block.exec_count.get().wrapping_add(1));
-        let mask = if block.code32 { u32::MAX } else { 0xFFFF };
-        for d in block.ops.iter() {
-            let next = (d.ins.next_ip() as u32) & mask;
+        let ops: &[crate::decode::Decoded] = if single {
+            &block.ops[..block.ops.len().min(1)]
+        } else {
+            &block.ops
+        };
+        for d in ops {
+            let next = d.next_eip;
             cpu.s.eip = next;
             if let Err(e) = (d.handler)(cpu, d) {
                 cpu.s.eip = d.ins.ip() as u32;
@@ -93,7 +118,12 @@ impl Interpreter {
                 break;
             }
             cpu.s.icount += 1;
-            if single || cpu.s.eip != next || cpu.s.exit_request != 0 || cpu.mmu.smc_pending() {
+            // One combined test in the common case: EIP moved on as
+            // expected and no handler asked to leave. Only instructions
+            // that may write memory look at the self-modifying-code flag.
+            if (cpu.s.eip ^ next) | cpu.s.exit_request != 0
+                || (d.smc_check && cpu.mmu.smc_pending())
+            {
                 break;
             }
         }
@@ -137,7 +167,11 @@ impl Engine for Interpreter {
             // EFLAGS.TF: run one instruction, then the single-step trap
             // (unless the instruction itself faulted).
             let single_step = cpu.s.eflags & fl::TF != 0;
-            poll |= self.run_block(&mut cpu, shadow || single_step) || shadow;
+            poll |= if shadow || single_step {
+                self.run_block(&mut cpu, true) || shadow
+            } else {
+                self.run_blocks(&mut cpu, end)
+            };
             if single_step && !self.last_faulted && cpu.s.run_state != RunState::Shutdown {
                 interrupt::single_step_trap(&mut cpu);
                 poll = true;

@@ -3,7 +3,7 @@
 
 use cpu_interp::harness::*;
 use cpu_interp::state::*;
-use cpu_interp::Stop;
+use cpu_interp::{Engine, Stop};
 use iced_x86::code_asm::*;
 
 #[test]
@@ -173,4 +173,75 @@ fn rep_bsf_executes_as_bsf_without_bmi1() {
     assert_eq!(m.run(), Stop::Halted);
     assert_eq!(m.s.regs[ECX], 3);
     assert!(!m.s.zf());
+}
+
+/// A bus whose port 0x92 closes the A20 gate, applied in `sync_memory`
+/// as the PC's bus does.
+#[derive(Default)]
+struct A20Bus {
+    pending_off: bool,
+}
+
+impl cpu_interp::Bus for A20Bus {
+    fn io_read(&mut self, _port: u16, _size: u8) -> u32 {
+        0xFF
+    }
+    fn io_write(&mut self, port: u16, _size: u8, _val: u32) {
+        self.pending_off |= port == 0x92;
+    }
+    fn interrupt_pending(&mut self) -> bool {
+        false
+    }
+    fn acknowledge_interrupt(&mut self) -> u8 {
+        0
+    }
+    fn sync_memory(&mut self, mmu: &mut mmu::Mmu) {
+        if std::mem::take(&mut self.pending_off) {
+            mmu.set_a20(false);
+        }
+    }
+}
+
+/// Runs `out` (which writes port 0x92) then reads FFFF:0010 = 1 MiB into
+/// BL: the read must already see A20 closed (byte of physical 0).
+fn a20_seen_by_next_instruction(out: impl FnOnce(&mut CodeAssembler)) {
+    let code = asm16(0, |a| {
+        a.mov(ax, 0xFFFFu32).unwrap();
+        a.mov(es, ax).unwrap();
+        a.mov(dx, 0x92u32).unwrap();
+        a.xor(si, si).unwrap();
+        out(a);
+        a.mov(bl, byte_ptr(0x10).es()).unwrap();
+        a.hlt().unwrap();
+    });
+    let mut m = TestMachine::real(&code);
+    m.mmu.phys.write_u8(0, 0x11);
+    m.mmu.phys.write_u8(0x10_0000, 0x22);
+    let mut bus = A20Bus::default();
+    let stop = m.interp.run(&mut m.s, &mut m.mmu, &mut bus, 1000);
+    assert_eq!(stop, Stop::Halted);
+    assert_eq!(m.s.regs[EBX] & 0xFF, 0x11, "A20 change applied at once");
+}
+
+#[test]
+fn out_applies_memory_map_changes_before_the_next_instruction() {
+    a20_seen_by_next_instruction(|a| a.out(dx, al).unwrap());
+}
+
+#[test]
+fn outs_applies_memory_map_changes_before_the_next_instruction() {
+    a20_seen_by_next_instruction(|a| a.outsb().unwrap());
+}
+
+#[test]
+fn endbr32_is_a_nop_without_cet() {
+    // F3 0F 1E FB: glibc's CET landing pads must run as NOPs on an i686.
+    let mut code = vec![0xF3, 0x0F, 0x1E, 0xFB];
+    code.extend(asm32(CODE_BASE as u64 + 4, |a| {
+        a.mov(eax, 42u32).unwrap();
+        a.hlt().unwrap();
+    }));
+    let mut m = TestMachine::flat32(&code);
+    assert_eq!(m.run(), Stop::Halted);
+    assert_eq!(m.s.regs[EAX], 42);
 }

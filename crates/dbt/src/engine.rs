@@ -139,13 +139,13 @@ impl Dbt {
         if block.exec_count.get() < self.threshold || block.ops.is_empty() {
             return None;
         }
-        self.translate(cpu.mmu, key, block)
+        self.translate(key, block)
     }
 
     /// Translates `block` for `key` into the cache (flushing it if full).
     /// None if the block does not fit even in an empty buffer (it is then
     /// interpreted).
-    pub fn translate(&mut self, mmu: &mut Mmu, key: Key, block: Rc<Block>) -> Option<u32> {
+    pub fn translate(&mut self, key: Key, block: Rc<Block>) -> Option<u32> {
         let t0 = Instant::now();
         let mut tr = None;
         for _ in 0..2 {
@@ -164,12 +164,9 @@ impl Dbt {
             .code
             .append(&tr.code)
             .expect("checked free space");
-        for (i, &p) in block.pages.iter().enumerate() {
-            if i == 1 && p == block.pages[0] {
-                break;
-            }
-            mmu.mark_code_page(p << 12);
-        }
+        // The block's bytes were registered with mmu's code tracking when
+        // the interpreter decoded it (translations are only made from live
+        // decoded blocks), so a write to them invalidates both caches.
         let exits = tr
             .exits
             .iter()
@@ -218,6 +215,7 @@ impl Dbt {
             callouts: 0,
             lookups: 0,
             lookup_hits: 0,
+            soft_exit: false,
         };
         // SAFETY: `enter_addr` is the entry stub emitted by `emit_stubs`
         // with exactly the `EnterFn` signature; the code buffer is
@@ -234,11 +232,18 @@ impl Dbt {
         self.stats.callouts += ctx.callouts;
         self.stats.lookups += ctx.lookups;
         self.stats.lookup_hits += ctx.lookup_hits;
-        let (src, slot) = (ctx.exit_tb, ctx.exit_slot);
-        let changed = cpu.s.exit_request & EXIT_BLOCK != 0;
+        let (src, slot, soft) = (ctx.exit_tb, ctx.exit_slot, ctx.soft_exit);
+        let mut changed = cpu.s.exit_request & EXIT_BLOCK != 0;
         cpu.s.exit_request &= !EXIT_BLOCK;
         if self.chaining && slot != NO_SLOT {
             self.try_chain(cpu, src, slot);
+        }
+        if soft && cpu.s.run_state == RunState::Running {
+            // The interpreter would have gone on with this block: finish
+            // it there, without a budget check or interrupt poll between.
+            self.sync_code_pages(cpu.mmu);
+            self.stats.interp_blocks += 1;
+            changed |= self.interp.run_block_nosync(cpu, false);
         }
         changed
     }
@@ -295,6 +300,10 @@ impl Dbt {
 }
 
 impl Engine for Dbt {
+    fn report(&self) -> Option<String> {
+        Some(self.stats().to_string())
+    }
+
     /// The interpreter's outer loop (see `cpu_interp::interp`): the INTR
     /// line is looked at on entry and after blocks that changed state;
     /// interrupt shadows and EFLAGS.TF run single instructions in the

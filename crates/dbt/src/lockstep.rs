@@ -254,6 +254,18 @@ impl Lockstep {
             off += n as u32;
         }
         phys.set_a20(mmu.phys.a20_enabled());
+        // The same ROMs and PAM shadowing (MMIO devices are not mirrored:
+        // the shadow reads all ones there, so a guest reading device
+        // memory, e.g. VGA, ends the comparison with a reported difference).
+        for (base, data) in mmu.phys.roms() {
+            if let Err(e) = phys.add_rom(base, data) {
+                log::warn!("lockstep: ROM at {base:#x} not mirrored: {e}");
+            }
+        }
+        for granule in (0xC_0000u32..0x10_0000).step_by(0x4000) {
+            let (read_ram, write_ram) = mmu.phys.shadow_flags(granule);
+            phys.set_shadow(granule, 0x4000, read_ram, write_ram);
+        }
         (s.clone(), Mmu::new(phys))
     }
 
@@ -328,6 +340,22 @@ impl Lockstep {
 }
 
 impl Engine for Lockstep {
+    fn report(&self) -> Option<String> {
+        let mut r = format!(
+            "lockstep: {} blocks compared\n{}",
+            self.steps,
+            self.dbt.stats()
+        );
+        if let Some(m) = &self.mismatch {
+            r.push_str(&format!("\n{m}"));
+        }
+        Some(r)
+    }
+
+    fn mismatch(&self) -> Option<String> {
+        self.mismatch.as_ref().map(|m| m.to_string())
+    }
+
     fn run(&mut self, s: &mut CpuState, mmu: &mut Mmu, bus: &mut dyn Bus, budget: u64) -> Stop {
         if self.mismatch.is_some() {
             return Stop::Shutdown;

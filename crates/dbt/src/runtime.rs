@@ -47,6 +47,11 @@ pub struct RunCtx<'a> {
     pub callouts: u64,
     pub lookups: u64,
     pub lookup_hits: u64,
+    /// The last exit left a block the interpreter would have continued
+    /// (a translation assumption changed without an exit request): the
+    /// dispatcher finishes that block in the interpreter, so block
+    /// boundaries (where budgets and interrupts are looked at) match.
+    pub soft_exit: bool,
 }
 
 pub const CTX_END_ICOUNT: i32 = offset_of!(RunCtx<'static>, end_icount) as i32;
@@ -124,14 +129,15 @@ pub extern "sysv64" fn callout(ctx: &mut RunCtx<'_>, d: &Decoded) -> u32 {
         return ST_FAULT;
     }
     cpu.s.settle_flags();
-    if cpu.s.eip != next
-        || cpu.s.exit_request != 0
-        || cpu.s.int_shadow
-        || cpu.mmu.smc_pending()
+    if cpu.s.eip != next || cpu.s.exit_request != 0 || cpu.mmu.smc_pending() {
+        return ST_EXIT;
+    }
+    if cpu.s.int_shadow
         || ModeSnap::of(cpu.s) != before
         || cpu.mmu.phys.generation() != generation
         || d.ins.mnemonic() == iced_x86::Mnemonic::Invlpg
     {
+        ctx.soft_exit = true;
         return ST_EXIT;
     }
     ST_CONTINUE
@@ -193,6 +199,7 @@ mod tests {
             callouts: 0,
             lookups: 0,
             lookup_hits: 0,
+            soft_exit: false,
         }
     }
 

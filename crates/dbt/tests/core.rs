@@ -480,3 +480,41 @@ fn dump_shows_guest_and_host_code() {
     assert!(text.contains("mov eax,5"), "{text}");
     assert!(text.contains("r15"), "{text}");
 }
+
+#[test]
+fn real_mode_stack_code_is_native_and_exact() {
+    let code = asm16(0, |a| {
+        let mut top = a.create_label();
+        let mut f = a.create_label();
+        a.mov(cx, 300u32).unwrap();
+        a.xor(dx, dx).unwrap();
+        a.set_label(&mut top).unwrap();
+        a.push(cx).unwrap();
+        a.call(f).unwrap();
+        a.pop(cx).unwrap();
+        a.add(dx, ax).unwrap();
+        a.mov(word_ptr(bx + si + 0x20), dx).unwrap();
+        a.dec(cx).unwrap();
+        a.jnz(top).unwrap();
+        a.hlt().unwrap();
+        a.set_label(&mut f).unwrap();
+        a.push(bp).unwrap();
+        a.mov(bp, sp).unwrap();
+        a.mov(ax, word_ptr(bp + 4)).unwrap();
+        a.shl(ax, 1).unwrap();
+        a.pop(bp).unwrap();
+        a.ret().unwrap();
+    });
+    let mut m = TestMachine::real(&code);
+    let mut d = Dbt::with_threshold(1);
+    assert_eq!(run(&mut m, &mut d), Stop::Halted);
+    let mut r = TestMachine::real(&code);
+    r.run();
+    assert_eq!(m.s.regs, r.s.regs);
+    assert_eq!(m.s.icount, r.s.icount);
+    assert_eq!(m.mmu.phys.read_u16(0x30020), r.mmu.phys.read_u16(0x30020));
+    assert_eq!(m.s.regs[EDX] & 0xFFFF, (300 * 301) as u32 & 0xFFFF);
+    let st = d.stats();
+    assert_eq!(st.callout_insns, 0, "16-bit stack code is native: {st}");
+    assert!(st.entries < 50, "{st}");
+}

@@ -48,7 +48,11 @@ fn dbt_diff_lockstep_seed() {
         .unwrap_or(1);
     for threshold in 0..3 {
         let p = dbt_diff::generate(seed);
-        let mut m = dbt_diff::machine(&p);
+        let mut m = if seed % 4 == 3 {
+            dbt_diff::machine_real(&p)
+        } else {
+            dbt_diff::machine(&p)
+        };
         let mut l = dbt::Lockstep::new(dbt::Dbt::with_threshold(threshold));
         use cpu_interp::Engine;
         let stop = l.run(&mut m.s, &mut m.mmu, &mut m.bus, 20_000);
@@ -57,5 +61,24 @@ fn dbt_diff_lockstep_seed() {
             println!("{mm}");
             break;
         }
+    }
+}
+
+/// Reruns one fuzzer seed (`OXPC_DBT_DIFF_SEED`) directly on the
+/// translator with each threshold.
+#[test]
+#[ignore]
+fn dbt_diff_one_seed() {
+    let seed: u64 = std::env::var("OXPC_DBT_DIFF_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    for threshold in 0..3 {
+        let mut d = dbt::Dbt::with_threshold(threshold);
+        let (n, diff) = dbt_diff::check_one(seed, 20_000, &mut d);
+        println!(
+            "threshold {threshold}: {n} instructions, {diff:?}\n{}",
+            d.stats()
+        );
     }
 }

@@ -20,13 +20,17 @@
 //! drive is empty. As in QEMU (and as SeaBIOS expects when it leaves reset
 //! with DOR = 0x04), IRQ and DMA are not gated by DOR bit 3.
 //!
+//! In non-DMA mode (SPECIFY ND=1, Linux's `floppy=nodma`) READ and WRITE
+//! DATA move their bytes through the FIFO with MSR showing NDMA, one
+//! interrupt when the data phase starts and one at the result.
+//!
 //! Commands complete at once: there is no rotation, step or head-load
-//! timing, and the MSR never shows the execution phase. Not modelled:
-//! non-DMA (PIO) execution, the FIFO threshold, the PS/2 and Model 30
-//! register variants, drives 2 and 3 (always empty), double stepping (the
-//! cylinder of the sector ID is what locates data, whatever the head
-//! position), deleted-data marks, format of non-standard sector layouts
-//! (only IDs that fall inside the image's geometry are written).
+//! timing. Not modelled: non-DMA FORMAT TRACK, the FIFO threshold, the
+//! PS/2 and Model 30 register variants, drives 2 and 3 (always empty),
+//! double stepping (the cylinder of the sector ID is what locates data,
+//! whatever the head position), deleted-data marks, format of non-standard
+//! sector layouts (only IDs that fall inside the image's geometry are
+//! written).
 
 use std::sync::{Arc, Mutex};
 
@@ -48,6 +52,7 @@ const DOR_DMA: u8 = 0x08;
 // MSR bits.
 const MSR_RQM: u8 = 0x80;
 const MSR_DIO: u8 = 0x40;
+const MSR_NDMA: u8 = 0x20;
 const MSR_CB: u8 = 0x10;
 
 // ST0..ST3 bits.
@@ -105,6 +110,22 @@ pub struct State {
     pub locked: bool,
     pub perpendicular: u8,
     pub drives: [DriveState; 4],
+    /// Non-DMA execution phase: the data bytes, how many have moved, and
+    /// what follows (the sectors to write and the result).
+    pub pio: Option<PioTransfer>,
+}
+
+/// A READ/WRITE DATA in non-DMA mode (SPECIFY ND=1): the host moves the
+/// bytes through the FIFO; the transfer runs to EOT (there is no terminal
+/// count without DMA) and ends with ST1 EN, as Linux's pseudo-DMA expects.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PioTransfer {
+    pub write: bool,
+    pub drive: usize,
+    pub data: Vec<u8>,
+    pub pos: usize,
+    pub lbas: Vec<u64>,
+    pub result: Vec<u8>,
 }
 
 impl Default for State {
@@ -124,6 +145,7 @@ impl Default for State {
             locked: false,
             perpendicular: 0,
             drives: Default::default(),
+            pio: None,
         }
     }
 }
@@ -194,6 +216,17 @@ impl Floppy {
         Ok(())
     }
 
+    /// Hardware reset (the machine's reset line): registers back to their
+    /// power-on values, disks stay in, no interrupt.
+    pub fn reset(&mut self) {
+        let drives = std::mem::take(&mut self.state.drives);
+        self.lower_irq();
+        self.state = State::default();
+        for (d, old) in self.state.drives.iter_mut().zip(drives) {
+            d.media_changed = old.media_changed;
+        }
+    }
+
     /// The format of the disk in `drive`, if any (for the CMOS drive type).
     pub fn geometry(&self, drive: usize) -> Option<FloppyGeometry> {
         self.media
@@ -235,6 +268,7 @@ impl Floppy {
         s.result.clear();
         s.result_pos = 0;
         s.reset_sensei = 0;
+        s.pio = None;
         for d in &mut s.drives {
             d.seek_st0 = None;
         }
@@ -259,6 +293,8 @@ impl Floppy {
         let s = &self.state;
         if s.dor & DOR_RESET_N == 0 {
             0
+        } else if let Some(p) = &s.pio {
+            MSR_RQM | MSR_NDMA | MSR_CB | if p.write { 0 } else { MSR_DIO }
         } else if s.result_pos < s.result.len() {
             MSR_RQM | MSR_DIO | MSR_CB
         } else if !s.command.is_empty() {
@@ -291,6 +327,17 @@ impl Floppy {
     }
 
     fn read_fifo(&mut self) -> u8 {
+        if let Some(p) = &mut self.state.pio {
+            if p.write {
+                return 0xFF;
+            }
+            let v = p.data.get(p.pos).copied().unwrap_or(0xFF);
+            p.pos += 1;
+            if p.pos >= p.data.len() {
+                self.pio_done();
+            }
+            return v;
+        }
         let s = &mut self.state;
         if s.result_pos >= s.result.len() {
             return 0xFF;
@@ -310,6 +357,18 @@ impl Floppy {
 
     fn write_fifo(&mut self, val: u8) {
         if self.state.dor & DOR_RESET_N == 0 {
+            return;
+        }
+        if let Some(p) = &mut self.state.pio {
+            if p.write {
+                if let Some(b) = p.data.get_mut(p.pos) {
+                    *b = val;
+                }
+                p.pos += 1;
+                if p.pos >= p.data.len() {
+                    self.pio_done();
+                }
+            }
             return;
         }
         if self.state.result_pos < self.state.result.len() {
@@ -510,8 +569,10 @@ impl Floppy {
             return self.finish(drive, hds, o(ST0_ABNORMAL, ST1_ND, [cyl, head, sec, n]));
         }
         if write {
-            let ro = self.media[drive]
-                .as_ref()
+            let ro = self
+                .media
+                .get(drive)
+                .and_then(|m| m.as_ref())
                 .is_some_and(|m| m.dev.is_read_only());
             if ro {
                 return self.finish(drive, hds, o(ST0_ABNORMAL, ST1_NW, [cyl, head, sec, n]));
@@ -520,13 +581,16 @@ impl Floppy {
         // Implied seek to the sector ID's cylinder.
         self.state.drives[drive].track = cyl;
         self.state.drives[drive].head = head & 1;
+        if self.state.specify[1] & 1 != 0 {
+            return self.start_pio(drive, g, [cyl, head, sec, n], eot, mt, write);
+        }
         let mut dma = lock(&self.dma);
         let mut buf = [0u8; SECTOR_SIZE];
         let outcome = loop {
             let Some(lba) = g.lba(cyl, head & 1, sec) else {
                 break o(ST0_ABNORMAL, ST1_ND, [cyl, head, sec, n]);
             };
-            let Some(m) = self.media[drive].as_mut() else {
+            let Some(m) = self.media.get_mut(drive).and_then(|m| m.as_mut()) else {
                 break o(ST0_ABNORMAL | ST0_NR, ST1_MA, [cyl, head, sec, n]);
             };
             let before = dma.remaining_bytes(FDC_DMA);
@@ -584,6 +648,89 @@ impl Floppy {
         self.finish(drive, h, outcome);
     }
 
+    /// Non-DMA READ/WRITE DATA: every sector from the ID to EOT (side 1
+    /// too with MT) goes through the FIFO, then the result says EN.
+    fn start_pio(
+        &mut self,
+        drive: usize,
+        g: FloppyGeometry,
+        id: [u8; 4],
+        eot: u8,
+        mt: bool,
+        write: bool,
+    ) {
+        let [mut cyl, mut head, mut sec, n] = id;
+        let mut lbas = Vec::new();
+        let last = loop {
+            let Some(lba) = g.lba(cyl, head & 1, sec) else {
+                let o = Outcome {
+                    st0: ST0_ABNORMAL,
+                    st1: ST1_ND,
+                    st2: 0,
+                    chrn: [cyl, head, sec, n],
+                };
+                return self.finish(drive, head & 1, o);
+            };
+            lbas.push(lba);
+            if sec == eot || lbas.len() >= 2 * g.sectors as usize {
+                if mt && head & 1 == 0 && sec == eot {
+                    head |= 1;
+                    sec = 1;
+                    continue;
+                }
+                break [cyl, head, sec, n];
+            }
+            sec = sec.wrapping_add(1);
+        };
+        let mut data = vec![0u8; lbas.len() * SECTOR_SIZE];
+        if !write {
+            let Some(m) = self.media.get_mut(drive).and_then(|m| m.as_mut()) else {
+                return;
+            };
+            for (i, &lba) in lbas.iter().enumerate() {
+                let chunk = &mut data[i * SECTOR_SIZE..(i + 1) * SECTOR_SIZE];
+                if let Err(e) = m.dev.read_sectors(lba, chunk) {
+                    log::warn!("fdc: read of sector {lba}: {e}");
+                }
+            }
+        }
+        let st0 = ST0_ABNORMAL | (last[1] & 1) << 2 | drive as u8;
+        cyl = last[0];
+        let result = vec![st0, ST1_EN, 0, cyl, last[1], last[2], last[3]];
+        self.state.pio = Some(PioTransfer {
+            write,
+            drive,
+            data,
+            pos: 0,
+            lbas,
+            result,
+        });
+        // Data ready (read) or wanted (write): one interrupt.
+        self.raise_irq();
+    }
+
+    /// The last byte of a non-DMA transfer has moved.
+    fn pio_done(&mut self) {
+        let Some(p) = self.state.pio.take() else {
+            return;
+        };
+        let mut result = p.result;
+        if p.write {
+            if let Some(m) = self.media.get_mut(p.drive).and_then(|m| m.as_mut()) {
+                for (i, &lba) in p.lbas.iter().enumerate() {
+                    let chunk = &p.data[i * SECTOR_SIZE..(i + 1) * SECTOR_SIZE];
+                    if let Err(e) = m.dev.write_sectors(lba, chunk) {
+                        log::warn!("fdc: write of sector {lba}: {e}");
+                        result[1] = ST1_NW;
+                        break;
+                    }
+                }
+            }
+        }
+        self.set_result(result);
+        self.raise_irq();
+    }
+
     /// FORMAT TRACK: one 4-byte ID (C, H, R, N) per sector from DMA; each
     /// sector inside the image is filled with the filler byte.
     fn format(&mut self, c: &[u8], drive: usize, head: u8) {
@@ -621,7 +768,7 @@ impl Floppy {
             match (
                 g.lba(id[0], id[1], id[2]),
                 id[3],
-                self.media[drive].as_mut(),
+                self.media.get_mut(drive).and_then(|m| m.as_mut()),
             ) {
                 (Some(lba), 2, Some(m)) => {
                     if let Err(e) = m.dev.write_sectors(lba, &data) {
@@ -903,6 +1050,58 @@ mod tests {
                 disk.data()[lba * 512..(lba + want) * 512]
             );
         }
+    }
+
+    /// Non-DMA mode, as Linux's pseudo-DMA handler drives it: bytes move
+    /// while MSR says RQM|NDMA; the result has ST1 EN at EOT.
+    #[test]
+    fn non_dma_read_and_write() {
+        let disk = pattern(1_474_560);
+        let mut r = Rig::with(&disk);
+        r.cmd(&[0x03, 0xAF, 0x03]); // SPECIFY with ND
+        r.cmd(&[0x46, 0x00, 2, 0, 17, 2, 18, 0x1B, 0xFF]);
+        assert_eq!(r.irqs(), 1);
+        let mut got = Vec::new();
+        while r.inb(MSR) & (MSR_RQM | MSR_NDMA) == MSR_RQM | MSR_NDMA {
+            got.push(r.inb(FIFO));
+        }
+        assert_eq!(r.irqs(), 2, "result interrupt");
+        let lba = 2 * 36 + 16;
+        assert_eq!(got, disk.data()[lba * 512..(lba + 2) * 512]);
+        assert_eq!(r.result(), [0x40, ST1_EN, 0, 2, 0, 18, 2]);
+        // Write sector 18 of C3 H1 the same way.
+        r.cmd(&[0x45, 0x04, 3, 1, 18, 2, 18, 0x1B, 0xFF]);
+        assert_eq!(r.inb(MSR) & (MSR_NDMA | MSR_DIO), MSR_NDMA);
+        for i in 0..512 {
+            r.out(FIFO, i as u8);
+        }
+        assert_eq!(r.result()[..2], [0x44, ST1_EN]);
+        let lba = 3 * 36 + 18 + 17;
+        let want: Vec<u8> = (0..512).map(|i| i as u8).collect();
+        assert_eq!(disk.data()[lba * 512..(lba + 1) * 512], want[..]);
+        // A reset in the middle abandons the transfer.
+        r.cmd(&[0x46, 0x00, 0, 0, 1, 2, 18, 0x1B, 0xFF]);
+        r.inb(FIFO);
+        r.out(MSR, 0x80);
+        assert_eq!(r.inb(MSR), MSR_RQM);
+    }
+
+    #[test]
+    fn hardware_reset_keeps_the_disk() {
+        let disk = pattern(1_474_560);
+        let mut r = Rig::with(&disk);
+        r.cmd(&[0x03, 0xAF, 0x03]);
+        r.cmd(&[0x0F, 0x00, 9]);
+        r.cmd(&[0x46, 0x00, 0, 0, 1, 2, 18, 0x1B, 0xFF]);
+        r.fdc.reset();
+        assert!(!r.rec.level(FDC_IRQ));
+        assert_eq!((r.inb(DOR), r.inb(MSR)), (0x0C, MSR_RQM));
+        r.cmd(&[0x0E]);
+        assert_eq!(r.result()[..6], [0, 0, 0, 0, 0, 0]);
+        r.dma(0x46, 0, 512);
+        r.cmd(&[0x46, 0x00, 0, 0, 1, 2, 1, 0x1B, 0xFF]);
+        assert_eq!(r.result()[0] & 0xC0, 0, "DMA mode again, disk still in");
+        assert_eq!(r.ram(0, 512), disk.data()[..512]);
     }
 
     #[test]

@@ -6,14 +6,15 @@
 //! COM1 IRQ4, CMOS IRQ8, FERR# IRQ13; port 0x80 POST, 0xE9 debug console,
 //! 0x402 SeaBIOS log; PCI 00:00.0 i440FX, 00:01.0 PIIX3, 00:02.0 stdvga;
 //! fw_cfg with `etc/e820`, the VGA BIOS as `pci1234,1111.rom` (or
-//! `vgaroms/`), and `etc/sercon-port` in headless mode. A20 (8042 output
-//! port, port 0x92) and the PAM registers reach the memory map at slice
-//! boundaries; see [`Machine::apply_memory_changes`].
+//! `vgaroms/`), and `etc/sercon-port` in headless mode; floppy controller
+//! (IRQ6, DMA 2) and two IDE channels (IRQ14/15, PIIX3 IDE at 00:01.1,
+//! the CD-ROM as secondary master). A20 (8042 output port, port 0x92) and
+//! the PAM registers reach the memory map right after the OUT that
+//! changed them (see `bus.rs`); the shadow area starts as ROM, as QEMU's.
 //!
-//! Not modelled: floppy and IDE controllers (not written yet), an I/O APIC,
-//! SMP, ACPI power management (PIIX4 PM), the VGA expansion-ROM BAR.
+//! Not modelled: an I/O APIC, SMP, ACPI power management (PIIX4 PM), the
+//! VGA expansion-ROM BAR.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use cpu_interp::{CpuState, Engine, Interpreter};
@@ -38,7 +39,7 @@ use devices::vga::{Vga, VgaMmio, LEGACY_WINDOW, PORT_RANGES};
 use devices::{IrqLine, PortBus, PortIo, SharedClock};
 use mmu::{Mmu, PhysMem};
 
-use crate::bus::PcBus;
+use crate::bus::{MemorySync, PcBus};
 use crate::clock::MachineClock;
 use crate::config::{MachineConfig, VgaKind};
 use crate::irq::{Interrupts, PicPorts};
@@ -109,9 +110,6 @@ impl<T: PciFunction> PciFunction for SharedFn<T> {
     }
 }
 
-/// A PAM window change waiting for the next slice boundary.
-type PamChange = (u32, u32, bool, bool);
-
 /// Handles to the devices the run loop and front ends drive.
 pub struct Devices {
     pub pit: Arc<Mutex<Pit>>,
@@ -138,8 +136,6 @@ pub struct Machine {
     pub dev: Devices,
     pub sys: Arc<SystemControl>,
     config: MachineConfig,
-    pam_queue: Arc<Mutex<Vec<PamChange>>>,
-    pam_dirty: Arc<AtomicBool>,
     /// Resets done since power-on (triple faults and reset requests).
     pub resets: u64,
     /// Log CS:EIP to stderr each time this many more instructions retired.
@@ -190,7 +186,7 @@ impl Machine {
             Box::new(VgaMmio(vga.clone())),
         )?;
         let mut mmu = Mmu::new(phys);
-        roms::reset_shadow(&mut mmu, &config.bios);
+        roms::reset_shadow(&mut mmu);
 
         // System control: A20 on at power-on, as the 8042's output port says.
         let sys = SystemControl::new();
@@ -287,13 +283,8 @@ impl Machine {
         }
 
         // PCI: host bridge with PAM, ISA bridge, VGA.
-        let pam_queue: Arc<Mutex<Vec<PamChange>>> = Arc::default();
-        let pam_dirty = Arc::new(AtomicBool::new(false));
-        let (q, d) = (pam_queue.clone(), pam_dirty.clone());
-        let i440fx = Arc::new(Mutex::new(I440fx::new(Box::new(move |base, len, r, w| {
-            lock(&q).push((base, len, r, w));
-            d.store(true, Ordering::Release);
-        }))));
+        let memory = MemorySync::new(sys.clone());
+        let i440fx = Arc::new(Mutex::new(I440fx::new(Box::new(memory.pam_hook()))));
         let mut pci = PciBus::new(Some(sys.clone()));
         pci.add(0, 0, Box::new(SharedFn(i440fx.clone())))?;
         pci.add(1, 0, Box::new(Piix3::new()))?;
@@ -337,7 +328,7 @@ impl Machine {
         let fw_cfg = shared(fw);
         reg!(0x510, 0x511, "fw_cfg", fw_cfg.clone())?;
 
-        let bus = PcBus::new(ports, irq);
+        let bus = PcBus::new(ports, irq, memory);
         Ok(Machine {
             cpu: CpuState::new(),
             mmu,
@@ -360,8 +351,6 @@ impl Machine {
             },
             sys,
             config,
-            pam_queue,
-            pam_dirty,
             resets: 0,
             trace_every: None,
         })
@@ -371,24 +360,17 @@ impl Machine {
         &self.config
     }
 
-    /// Applies what port writes did to the memory map since the last call:
-    /// the A20 gate and PAM windows. Called at every slice boundary.
+    /// Applies what port writes did to the memory map and the CPU has not
+    /// applied yet (it does after each OUT/OUTS, see `bus.rs`): the A20
+    /// gate and PAM windows. Also called at every slice boundary, for
+    /// port writes made from outside the CPU (tests, the front ends).
     pub fn apply_memory_changes(&mut self) {
-        let a20 = self.sys.a20();
-        if a20 != self.mmu.phys.a20_enabled() {
-            self.mmu.set_a20(a20);
-        }
-        if self.pam_dirty.swap(false, Ordering::AcqRel) {
-            let changes = std::mem::take(&mut *lock(&self.pam_queue));
-            for (base, len, r, w) in changes {
-                self.mmu.set_shadow(base, len, r, w);
-            }
-        }
+        self.bus.memory.apply(&mut self.mmu);
     }
 
     /// A full system reset (triple fault, 8042 pulse, port 0x92, 0xCF9):
-    /// CPU to its reset state, PAM registers to 0 with the BIOS freshly in
-    /// shadow RAM, A20 on. RAM and device state stay (the BIOS
+    /// CPU to its reset state, PAM registers to 0 (the ROM visible again
+    /// at 0xC0000-0xFFFFF), A20 on. RAM and device state stay (the BIOS
     /// reinitialises the devices; CMOS keeps its shutdown byte).
     pub fn reset(&mut self) {
         log::info!("system reset");
@@ -400,11 +382,10 @@ impl Machine {
         for b in &mut lock(&self.dev.i440fx).state.config.data[0x59..=0x5F] {
             *b = 0;
         }
-        lock(&self.pam_queue).clear();
+        self.bus.memory.discard_pam();
         // Port 0x92's reset bit reads 0 again after a reset.
         lock(&self.dev.port92).state = Default::default();
-        self.pam_dirty.store(false, Ordering::Release);
-        roms::reset_shadow(&mut self.mmu, &self.config.bios);
+        roms::reset_shadow(&mut self.mmu);
         self.sys.set_a20(true);
         self.mmu.set_a20(true);
         self.mmu.flush_all();
@@ -509,16 +490,17 @@ mod tests {
         m.bus.io_write(0xCFD, 1, 0x20); // PAM0 (0x59) = write RAM only
         m.apply_memory_changes();
         assert_eq!(m.mmu.phys.read_u8(0xF0000), 0xF4, "ROM byte");
-        // Reset restores the shadow copy of the BIOS and A20.
+        // Reset: A20 on, PAM back to 0 (ROM reads, writes dropped).
+        m.bus.io_write(0xCFD, 1, 0x30); // read and write RAM
+        m.apply_memory_changes();
+        m.mmu.phys.write_u8(0xF0001, 0x66);
+        assert_eq!(m.mmu.phys.read_u8(0xF0001), 0x66, "shadow RAM");
         m.bus.io_write(0x92, 1, 0);
         m.apply_memory_changes();
         m.reset();
         assert!(m.mmu.phys.a20_enabled());
+        assert_eq!(m.mmu.phys.read_u8(0xF0001), 0xF4, "ROM again");
         m.mmu.phys.write_u8(0xF0001, 0x66);
-        assert_eq!(
-            m.mmu.phys.read_u8(0xF0001),
-            0x66,
-            "shadow RAM writable again"
-        );
+        assert_eq!(m.mmu.phys.read_u8(0xF0001), 0xF4, "ROM is read-only");
     }
 }

@@ -1,34 +1,95 @@
 //! The CPU's view of the PC's I/O side: `cpu_interp::Bus` over the port bus
-//! and the PIC pair, plus FERR# routed to IRQ13.
+//! and the PIC pair, plus FERR# routed to IRQ13, plus the memory-map side
+//! effects of port writes: the A20 gate (8042 output port, port 0x92) and
+//! the i440FX PAM registers reach the `Mmu` in [`Bus::sync_memory`], which
+//! the CPU calls right after every OUT/OUTS, so the next instruction sees
+//! the new map (SeaBIOS writes PAM, then at once copies itself into the
+//! shadow RAM it just opened).
 //!
 //! Port accesses lock only the device they reach; the INTR line is an
-//! atomic (see `irq.rs`), so nothing here locks per instruction. Memory
-//! side effects of port writes (A20, PAM) are applied by the run loop
-//! between slices: `Bus` has no access to the memory map (see the crate
-//! header for the gap).
+//! atomic (see `irq.rs`), so nothing here locks per instruction. Not
+//! modelled: memory-map changes made by anything but a port write (there
+//! are none on this board).
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use cpu_interp::Bus;
+use devices::bus::lock;
+use devices::sysctl::SystemControl;
 use devices::{IrqLine, PortBus};
 
 use crate::irq::Interrupts;
+
+/// A PAM window change: (base, length, reads from RAM, writes to RAM).
+pub type PamChange = (u32, u32, bool, bool);
+
+/// Memory-map changes devices have asked for and the `Mmu` has not seen
+/// yet: the A20 gate's wanted state lives in [`SystemControl`], PAM
+/// changes are queued by the i440FX's callback ([`MemorySync::pam_hook`]).
+#[derive(Clone)]
+pub struct MemorySync {
+    sys: Arc<SystemControl>,
+    pam_queue: Arc<Mutex<Vec<PamChange>>>,
+    pam_dirty: Arc<AtomicBool>,
+}
+
+impl MemorySync {
+    pub fn new(sys: Arc<SystemControl>) -> MemorySync {
+        MemorySync {
+            sys,
+            pam_queue: Arc::default(),
+            pam_dirty: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The callback for the i440FX: queues a PAM window change.
+    pub fn pam_hook(&self) -> impl Fn(u32, u32, bool, bool) + Send + 'static {
+        let (q, d) = (self.pam_queue.clone(), self.pam_dirty.clone());
+        move |base, len, r, w| {
+            lock(&q).push((base, len, r, w));
+            d.store(true, Ordering::Release);
+        }
+    }
+
+    /// Applies the pending changes; two atomic loads when there are none.
+    pub fn apply(&self, mmu: &mut mmu::Mmu) {
+        let a20 = self.sys.a20();
+        if a20 != mmu.phys.a20_enabled() {
+            mmu.set_a20(a20);
+        }
+        if self.pam_dirty.swap(false, Ordering::AcqRel) {
+            let changes = std::mem::take(&mut *lock(&self.pam_queue));
+            for (base, len, r, w) in changes {
+                mmu.set_shadow(base, len, r, w);
+            }
+        }
+    }
+
+    /// Drops queued PAM changes (system reset: the registers go to 0).
+    pub fn discard_pam(&self) {
+        lock(&self.pam_queue).clear();
+        self.pam_dirty.store(false, Ordering::Release);
+    }
+}
 
 pub struct PcBus {
     pub ports: PortBus,
     pub irq: Arc<Interrupts>,
     irq13: IrqLine,
+    pub memory: MemorySync,
     /// Port I/O operations since start (statistics).
     pub io_count: u64,
 }
 
 impl PcBus {
-    pub fn new(ports: PortBus, irq: Arc<Interrupts>) -> PcBus {
+    pub fn new(ports: PortBus, irq: Arc<Interrupts>, memory: MemorySync) -> PcBus {
         let irq13 = IrqLine::new(irq.clone(), 13);
         PcBus {
             ports,
             irq,
             irq13,
+            memory,
             io_count: 0,
         }
     }
@@ -55,6 +116,10 @@ impl Bus for PcBus {
 
     fn fpu_error(&mut self, asserted: bool) {
         self.irq13.set_level(asserted);
+    }
+
+    fn sync_memory(&mut self, mmu: &mut mmu::Mmu) {
+        self.memory.apply(mmu);
     }
 }
 
@@ -84,7 +149,7 @@ mod tests {
                 Arc::new(Mutex::new(PicPorts(irq.clone()))),
             )
             .unwrap();
-        let mut bus = PcBus::new(ports, irq);
+        let mut bus = PcBus::new(ports, irq, MemorySync::new(SystemControl::new()));
         assert_eq!(bus.io_read(0x1234, 1), 0xFF, "unclaimed port");
         for (p, v) in [
             (0x20, 0x11),
@@ -109,5 +174,25 @@ mod tests {
         assert!(bus.interrupt_pending());
         assert_eq!(bus.acknowledge_interrupt(), 0x28 + 5);
         assert_eq!(bus.io_count, 11);
+    }
+
+    #[test]
+    fn memory_changes_reach_the_mmu_on_sync() {
+        let sys = SystemControl::new();
+        let sync = MemorySync::new(sys.clone());
+        let mut bus = PcBus::new(PortBus::new(), Interrupts::new(), sync.clone());
+        let mut mmu = mmu::Mmu::new(mmu::PhysMem::new(2 << 20).unwrap());
+        mmu.phys.write_u8(0x10_0000, 0x5A);
+        sys.set_a20(false);
+        (sync.pam_hook())(0xF0000, 0x10000, true, true);
+        assert!(mmu.phys.a20_enabled(), "nothing happens before the sync");
+        bus.sync_memory(&mut mmu);
+        assert!(!mmu.phys.a20_enabled());
+        assert_eq!(mmu.phys.read_u8(0x10_0000), mmu.phys.read_u8(0));
+        assert_eq!(mmu.phys.shadow_flags(0xF0000), (true, true));
+        (sync.pam_hook())(0xF0000, 0x10000, false, false);
+        sync.discard_pam();
+        bus.sync_memory(&mut mmu);
+        assert_eq!(mmu.phys.shadow_flags(0xF0000), (true, true), "discarded");
     }
 }

@@ -1,13 +1,13 @@
 //! The PC: wiring of CPU, memory and devices (`board`), firmware placement
 //! (`roms`), direct Linux boot (`linux`), the clock (`clock`), the run loop
 //! (`run`), and the front ends of the `oxpc` command: headless with COM1
-//! on the terminal (`terminal`) and a window (`window`).
+//! on the terminal (`terminal`) and a window (`window`); scripted consoles
+//! for tests (`script`).
 //!
-//! Known gap: `cpu_interp::Bus` gives the machine no access to the memory
-//! map during a port write, so A20 and PAM changes are applied at the next
-//! slice boundary (at most [`run::SLICE_INSNS`] instructions later). To
-//! keep SeaBIOS's "copy the BIOS into shadow RAM" step correct anyway, the
-//! shadow area starts as writable RAM holding the BIOS. Not modelled yet:
+//! A20 and PAM changes reach the memory map right after the OUT that made
+//! them (`cpu_interp::Bus::sync_memory`, see `bus.rs`), so the shadow area
+//! starts as ROM and SeaBIOS copies itself into shadow RAM, as on QEMU's
+//! i440FX. Not modelled yet:
 //! snapshots of machine state, the translator engine, SMP.
 
 pub mod board;
@@ -20,6 +20,7 @@ pub mod pci_vga;
 pub mod roms;
 pub mod run;
 pub mod screen;
+pub mod script;
 pub mod sinks;
 pub mod terminal;
 pub mod window;

@@ -34,6 +34,8 @@ pub enum LinuxError {
     OldProtocol(String, u16),
     #[error("kernel command line is {0} bytes; this kernel accepts at most {1}")]
     CmdlineTooLong(usize, u32),
+    #[error("{0}: truncated bzImage ({1} bytes of protected-mode code, the header says {2})")]
+    Truncated(String, usize, u64),
     #[error("kernel and initrd ({0} + {1} bytes) do not fit in {2} MiB of RAM")]
     TooBig(usize, usize, u32),
 }
@@ -86,6 +88,20 @@ impl LinuxImage {
         }
         let mut setup = kernel[..setup_len].to_vec();
         let pm = &kernel[setup_len..];
+        // syssize: the protected-mode part in 16-byte units (a u32 since
+        // protocol 2.04, a u16 before).
+        let syssize = if protocol >= 0x204 {
+            u32_at(kernel, 0x1F4)
+        } else {
+            u32::from(u16_at(kernel, 0x1F4))
+        };
+        if (pm.len() as u64) < u64::from(syssize) * 16 {
+            return Err(LinuxError::Truncated(
+                name.to_string(),
+                pm.len(),
+                u64::from(syssize) * 16,
+            ));
+        }
         let cmdline_max = if protocol >= 0x206 {
             u32_at(kernel, 0x238)
         } else {
@@ -263,6 +279,13 @@ mod tests {
         assert!(e.to_string().contains("at most 2048"));
         let e = LinuxImage::new("x", &k, Some(&vec![0; 8 << 20]), "", 8 << 20).unwrap_err();
         assert!(e.to_string().contains("do not fit"));
+        // syssize says 4 KiB of protected-mode code; only 16 bytes are there.
+        let mut k = fake_kernel(16);
+        k[0x1F4..0x1F8].copy_from_slice(&256u32.to_le_bytes());
+        let e = LinuxImage::new("x", &k, None, "", 64 << 20).unwrap_err();
+        assert!(e.to_string().contains("truncated bzImage"), "{e}");
+        k.resize(5 * 512 + 4096, 0);
+        assert!(LinuxImage::new("x", &k, None, "", 64 << 20).is_ok());
     }
 
     #[test]

@@ -76,8 +76,13 @@ struct RunArgs {
     /// Show the screen in a window.
     #[arg(long)]
     window: bool,
-    #[arg(long, value_enum, default_value = "interp")]
+    /// CPU engine: the translator (dbt), the reference interpreter, or
+    /// both in lockstep, compared at every block.
+    #[arg(long, value_enum, default_value = "dbt")]
     engine: EngineArg,
+    /// Print translation statistics at exit.
+    #[arg(long)]
+    dbt_stats: bool,
     /// Disk writes go to a temporary overlay.
     #[arg(long)]
     snapshot: bool,
@@ -138,10 +143,6 @@ fn watched(sink: Box<dyn ByteSink>, watch: &Option<Arc<Watch>>) -> Box<dyn ByteS
     }
 }
 
-fn not_yet(what: &str, issue: &str) -> anyhow::Error {
-    anyhow::anyhow!("{what} is not supported yet ({issue})")
-}
-
 /// Opens the disk images named on the command line.
 fn open_disks(a: &RunArgs) -> Result<Disks> {
     let mode = if a.snapshot {
@@ -167,12 +168,6 @@ fn open_disks(a: &RunArgs) -> Result<Disks> {
 fn build_config(a: &RunArgs, headless: bool) -> Result<MachineConfig> {
     if a.kernel.is_none() && (a.initrd.is_some() || a.append.is_some()) {
         bail!("--initrd and --append need --kernel");
-    }
-    match a.engine {
-        EngineArg::Interp => {}
-        EngineArg::Dbt | EngineArg::Lockstep => {
-            return Err(not_yet("--engine dbt/lockstep", "the translator, issue 7"))
-        }
     }
     let ram_mib = config::parse_mem_mib(&a.mem)?;
     let bios_path = match &a.bios {
@@ -213,8 +208,12 @@ fn build_config(a: &RunArgs, headless: bool) -> Result<MachineConfig> {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     if let Some(k) = &a.kernel {
-        let read =
-            |p: &Path| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
+        let read = |p: &Path| {
+            if p.is_dir() {
+                bail!("{}: is a directory, not a file", p.display());
+            }
+            std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))
+        };
         cfg.linux = Some(LinuxBoot {
             name: k.display().to_string(),
             kernel: read(k)?,
@@ -286,7 +285,12 @@ fn emulate(
             None => None,
         },
     };
-    let mut m = Machine::with_disks(cfg, out, disks)?;
+    let engine: Box<dyn cpu_interp::Engine> = match a.engine {
+        EngineArg::Interp => Box::new(cpu_interp::Interpreter::new()),
+        EngineArg::Dbt => Box::new(dbt::Dbt::new()),
+        EngineArg::Lockstep => Box::new(dbt::Lockstep::new(dbt::Dbt::new())),
+    };
+    let mut m = Machine::with_engine(cfg, out, disks, engine)?;
     m.trace_every = a.trace_every;
     on_built(&m);
     let limits = RunLimits {
@@ -303,6 +307,17 @@ fn emulate(
         m.cpu.icount as f64 / secs.max(1e-9) / 1e6
     );
     finish(&m, a)?;
+    if a.dbt_stats {
+        if let Some(r) = m.engine.report() {
+            eprintln!("{r}");
+        }
+    }
+    if let Some(diff) = m.engine.mismatch() {
+        eprintln!(
+            "oxpc: lockstep found a difference between the translator and the interpreter:\n{diff}"
+        );
+        return Ok(4);
+    }
     Ok(match exit {
         Exit::Matched | Exit::Quit => 0,
         Exit::Timeout => {

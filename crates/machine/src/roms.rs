@@ -2,11 +2,12 @@
 //!
 //! The system BIOS is mapped read-only at the top of the 4 GiB space (the
 //! reset vector) and, as much of it as fits below 1 MiB (the last 128 KiB),
-//! read-only at 0xE0000 (0xF0000 for a 64 KiB image). The shadow area
-//! 0xC0000-0xFFFFF starts as writable RAM holding the same bytes, which is
-//! what the BIOS finds after it has opened the i440FX PAM windows (see
-//! `board.rs` for why PAM changes reach the map only between slices).
-//! Option ROMs are not mapped here: SeaBIOS takes the VGA BIOS from fw_cfg.
+//! read-only at 0xE0000 (0xF0000 for a 64 KiB image). As on QEMU's
+//! i440FX, the shadow area 0xC0000-0xFFFFF starts with its PAM registers
+//! at 0: reads and writes reach the ROM (or nothing); SeaBIOS opens the
+//! PAM windows and copies itself into the shadow RAM (the change reaches
+//! the memory map before its next instruction, see `bus.rs`). Option ROMs
+//! are not mapped here: SeaBIOS takes the VGA BIOS from fw_cfg.
 //!
 //! Not modelled: flash writes, BIOS images larger than 256 KiB.
 
@@ -35,13 +36,11 @@ pub fn map_bios(phys: &mut PhysMem, bios: &[u8]) -> mmu::Result<()> {
     Ok(())
 }
 
-/// Puts the shadow area in its power-on state for this machine: writable
-/// RAM holding the BIOS's low part (at power-on and after every reset, as
-/// a freshly read ROM would be).
-pub fn reset_shadow(mmu: &mut Mmu, bios: &[u8]) {
-    let (low_base, off, _, _) = bios_layout(bios.len());
-    mmu.set_shadow(SHADOW_BASE, SHADOW_LEN, true, true);
-    mmu.phys.write_bytes(low_base, &bios[off..]);
+/// Puts the shadow area in its power-on state (at power-on and after
+/// every reset): PAM registers at 0, every access reaches the ROM. The
+/// RAM behind it keeps its contents, as on real hardware.
+pub fn reset_shadow(mmu: &mut Mmu) {
+    mmu.set_shadow(SHADOW_BASE, SHADOW_LEN, false, false);
 }
 
 /// The PCI vendor and device ID in an option ROM's PCI data structure, if
@@ -83,15 +82,23 @@ mod tests {
         let mut mmu = Mmu::new(phys);
         assert_eq!(mmu.phys.read_u8(0xFFFC_0000), 0x11);
         assert_eq!(mmu.phys.read_u8(0xFFFF_FFFF), 0x22);
-        // Power-on PAM state: ROM at 0xE0000.
+        // Power-on PAM state: ROM at 0xE0000, writes dropped.
+        reset_shadow(&mut mmu);
         assert_eq!(mmu.phys.read_u8(0xE0000), 0x33);
         assert_eq!(mmu.phys.read_u8(0xFFFFF), 0x22);
-        reset_shadow(&mut mmu, &bios);
-        assert_eq!(mmu.phys.read_u8(0xE0000), 0x33);
+        mmu.phys.write_u8(0xE0000, 0x44);
+        assert_eq!(mmu.phys.read_u8(0xE0000), 0x33, "ROM is not writable");
+        // What SeaBIOS does: open the window, copy itself, write-protect.
+        mmu.set_shadow(0xE0000, 0x20000, true, true);
+        mmu.phys.write_bytes(0xE0000, &bios[0x20000..]);
         mmu.phys.write_u8(0xE0000, 0x44);
         assert_eq!(mmu.phys.read_u8(0xE0000), 0x44, "shadow RAM is writable");
-        mmu.set_shadow(0xE0000, 0x4000, false, false);
-        assert_eq!(mmu.phys.read_u8(0xE0000), 0x33, "ROM again");
+        mmu.set_shadow(0xE0000, 0x20000, true, false);
+        mmu.phys.write_u8(0xE0000, 0x55);
+        assert_eq!(mmu.phys.read_u8(0xE0000), 0x44, "read-only shadow");
+        assert_eq!(mmu.phys.read_u8(0xFFFFF), 0x22);
+        reset_shadow(&mut mmu);
+        assert_eq!(mmu.phys.read_u8(0xE0000), 0x33, "ROM again after reset");
     }
 
     #[test]

@@ -250,18 +250,22 @@ impl Machine {
                     self.clock.skip_to(t);
                     return None;
                 }
+                // HLT with IF=0: no timer or input can wake it.
+                _ if !can_wake => return Some(Exit::Dead),
                 _ if waiting_input => return None,
                 _ => {}
             }
             // Nothing scheduled: only host input can wake the guest.
-            if !can_wake || st.input_closed {
+            if st.input_closed {
                 return Some(Exit::Dead);
             }
             let rx = input?;
             log::debug!("halted with no timer armed: waiting for host input");
-            return match rx.recv() {
+            // Bounded, so the caller's wall-clock limit is still checked.
+            return match rx.recv_timeout(MAX_HALT_SLEEP) {
                 Ok(ev) => (!self.deliver_input(ev, st)).then_some(Exit::Quit),
-                Err(_) => {
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => {
                     st.input_closed = true;
                     None
                 }

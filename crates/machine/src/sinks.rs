@@ -49,6 +49,11 @@ impl Watch {
         self.hit.load(Ordering::Acquire)
     }
 
+    /// Marks the pattern as seen (for matchers outside this module).
+    pub(crate) fn fire(&self) {
+        self.hit.store(true, Ordering::Release);
+    }
+
     pub fn pattern(&self) -> &[u8] {
         &self.pattern
     }

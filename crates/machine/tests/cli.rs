@@ -56,10 +56,7 @@ fn bad_command_lines() {
         "cannot parse memory size",
     );
     fails_with(&["run", "--headless", "--mem", "8G"], "not supported");
-    fails_with(
-        &["run", "--headless", "--engine", "dbt"],
-        "not supported yet",
-    );
+    fails_with(&["run", "--headless", "--engine", "jit"], "invalid value");
     fails_with(&["run", "--headless", "--kernel", b], "not a bzImage");
     fails_with(
         &["run", "--headless", "--fda", "/nonexistent.img"],

@@ -6,8 +6,13 @@
 //! `dirty` word) keeps collection cheap, and `pending` is the one flag the
 //! engines poll after stores. Shared through `Arc` with [`crate::DmaMemory`].
 //!
-//! Leaves out: sub-page granularity (a write anywhere in a code page counts)
-//! and pages outside RAM (ROM cannot change; MMIO code is not tracked).
+//! Within a code page, `chunks` holds one bit per 64-byte chunk that holds
+//! code, so writes to the data bytes of a page that mixes code and data
+//! (common in real-mode DOS programs) do not count as code writes. Marking
+//! a whole page sets every chunk.
+//!
+//! Leaves out: pages outside RAM (ROM cannot change; MMIO code is not
+//! tracked).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -15,6 +20,8 @@ pub(crate) struct CodePages {
     code: Box<[AtomicU64]>,
     dirty: Box<[AtomicU64]>,
     summary: Box<[AtomicU64]>,
+    /// Per page: bit i set when bytes [64*i, 64*i+64) hold code.
+    chunks: Box<[AtomicU64]>,
     pending: AtomicBool,
     pages: u32,
 }
@@ -31,6 +38,7 @@ impl CodePages {
             code: bitmap(pages as usize),
             dirty: bitmap(pages as usize),
             summary: bitmap(words),
+            chunks: (0..pages).map(|_| AtomicU64::new(0)).collect(),
             pending: AtomicBool::new(false),
             pages,
         }
@@ -50,8 +58,19 @@ impl CodePages {
 
     /// Marks the page holding `paddr` as code; true if it was not marked.
     pub(crate) fn mark(&self, paddr: u32) -> bool {
+        self.mark_range(paddr & !0xFFF, 4096)
+    }
+
+    /// Marks bytes [paddr, paddr+len) (clamped to the page holding `paddr`)
+    /// as code; true if the page was not marked before.
+    pub(crate) fn mark_range(&self, paddr: u32, len: u32) -> bool {
         match self.page(paddr) {
             Some((w, b)) => {
+                let c = chunk_mask(paddr, len);
+                let ch = &self.chunks[(paddr >> 12) as usize];
+                if ch.load(Ordering::Relaxed) & c != c {
+                    ch.fetch_or(c, Ordering::Relaxed);
+                }
                 self.code[w].load(Ordering::Relaxed) & b == 0
                     && self.code[w].fetch_or(b, Ordering::Relaxed) & b == 0
             }
@@ -59,11 +78,16 @@ impl CodePages {
         }
     }
 
-    /// Records a write to the page holding `paddr` if it holds code.
+    /// Records a write of `len` bytes at `paddr` (within one page) if they
+    /// touch a code chunk of a code page.
     #[inline(always)]
-    pub(crate) fn record_write(&self, paddr: u32) {
+    pub(crate) fn record_write(&self, paddr: u32, len: u32) {
         if let Some((w, b)) = self.page(paddr) {
-            if self.code[w].load(Ordering::Relaxed) & b != 0 {
+            if self.code[w].load(Ordering::Relaxed) & b != 0
+                && self.chunks[(paddr >> 12) as usize].load(Ordering::Relaxed)
+                    & chunk_mask(paddr, len)
+                    != 0
+            {
                 self.dirty[w].fetch_or(b, Ordering::Relaxed);
                 self.summary[w / 64].fetch_or(1 << (w % 64), Ordering::Relaxed);
                 self.pending.store(true, Ordering::Release);
@@ -76,10 +100,12 @@ impl CodePages {
         if len == 0 {
             return;
         }
-        let first = u64::from(paddr >> 12);
-        let last = ((u64::from(paddr) + len - 1) >> 12).min(u64::from(self.pages));
-        for p in first..=last {
-            self.record_write((p << 12) as u32);
+        let end = u64::from(paddr) + len;
+        let mut a = u64::from(paddr);
+        while a < end && a >> 12 < u64::from(self.pages) {
+            let n = (4096 - (a & 0xFFF)).min(end - a);
+            self.record_write(a as u32, n as u32);
+            a += n;
         }
     }
 
@@ -105,12 +131,25 @@ impl CodePages {
                 let mut bits = self.dirty[w].swap(0, Ordering::Relaxed);
                 self.code[w].fetch_and(!bits, Ordering::Relaxed);
                 while bits != 0 {
-                    out.push((w * 64) as u32 + bits.trailing_zeros());
+                    let p = (w * 64) as u32 + bits.trailing_zeros();
+                    self.chunks[p as usize].store(0, Ordering::Relaxed);
+                    out.push(p);
                     bits &= bits - 1;
                 }
             }
         }
     }
+}
+
+/// The chunk bits covered by bytes [paddr, paddr+len) within its page
+/// (`len` is clamped to the page end; 0 counts as 1).
+#[inline(always)]
+fn chunk_mask(paddr: u32, len: u32) -> u64 {
+    let off = paddr & 0xFFF;
+    let last = (off + len.max(1) - 1).min(0xFFF);
+    let (a, b) = (off >> 6, last >> 6);
+    // Bits a..=b.
+    (u64::MAX >> (63 - b)) & (u64::MAX << a)
 }
 
 #[cfg(test)]
@@ -122,18 +161,51 @@ mod tests {
         let c = CodePages::new(1024);
         assert!(c.mark(0x5000));
         assert!(!c.mark(0x5FFF));
-        c.record_write(0x4FFF); // data page
+        c.record_write(0x4FFF, 1); // data page
         assert!(!c.pending());
-        c.record_write(0x5123);
-        c.record_write(0x5124);
+        c.record_write(0x5123, 4);
+        c.record_write(0x5124, 1);
         assert!(c.pending());
         let mut out = Vec::new();
         c.take(&mut out);
         assert_eq!(out, vec![5]);
         assert!(!c.pending());
         assert!(!c.is_code(0x5000), "take clears the code mark");
-        c.record_write(0x5000);
+        c.record_write(0x5000, 1);
         assert!(!c.pending());
+    }
+
+    #[test]
+    fn writes_to_data_chunks_of_a_code_page_are_not_recorded() {
+        let c = CodePages::new(16);
+        assert!(c.mark_range(0x3100, 0x20)); // chunk 4
+        assert!(!c.mark_range(0x3FF0, 0x10)); // chunk 63, page already marked
+        c.record_write(0x30FC, 4); // chunk 3
+        c.record_write(0x3140, 8); // chunk 5
+        c.record_write(0x3000, 0x100 - 1); // chunks 0..=3
+        assert!(!c.pending());
+        c.record_write(0x30FE, 4); // straddles chunks 3 and 4
+        assert!(c.pending());
+        let mut out = Vec::new();
+        c.take(&mut out);
+        assert_eq!(out, vec![3]);
+        // Re-marking after take starts from no chunks.
+        c.mark_range(0x3000, 1);
+        c.record_write(0x3100, 1);
+        assert!(!c.pending());
+        c.record_write(0x3FFF, 1);
+        assert!(!c.pending());
+        c.record_write(0x3000, 1);
+        assert!(c.pending());
+    }
+
+    #[test]
+    fn chunk_masks() {
+        assert_eq!(chunk_mask(0x1000, 1), 1);
+        assert_eq!(chunk_mask(0x103F, 2), 0b11);
+        assert_eq!(chunk_mask(0x1FC0, 64), 1 << 63);
+        assert_eq!(chunk_mask(0x1000, 4096), u64::MAX);
+        assert_eq!(chunk_mask(0x1FFF, 8), 1 << 63, "clamped to the page");
     }
 
     #[test]
@@ -143,8 +215,8 @@ mod tests {
             c.mark(p << 12);
         }
         c.record_write_range(0, 65 << 12);
-        c.record_write(99_999 << 12);
-        c.record_write(100_000 << 12); // beyond RAM: ignored
+        c.record_write(99_999 << 12, 1);
+        c.record_write(100_000 << 12, 1); // beyond RAM: ignored
         let mut out = Vec::new();
         c.take(&mut out);
         out.sort_unstable();

@@ -79,7 +79,7 @@ impl DmaMemory {
         Self::chunks(paddr, data.len(), |a, start, n| {
             if self.is_ram(a, true) {
                 self.ram.write(a as usize, &data[start..start + n]);
-                self.code.record_write(a as u32);
+                self.code.record_write(a as u32, n as u32);
             }
         });
     }

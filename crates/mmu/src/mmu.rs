@@ -112,6 +112,52 @@ impl Mmu {
     fast_store!(write_u32, u32);
     fast_store!(write_u64, u64);
 
+    /// The fast path alone of a 1/2/4-byte data load: `None` when the
+    /// access needs the slow path (then call `read_u8/16/32`, which also
+    /// raises faults). Callers skip building a `PagingCtx` on hits.
+    #[inline(always)]
+    pub fn try_read(&mut self, user: bool, va: u32, size: u8) -> Option<u32> {
+        let e = self.tlb.entry(user as usize, va);
+        if (va & 0xFFF) > 4096 - size as u32 || e.read != va & PAGE_MASK {
+            return None;
+        }
+        let host = (va as usize).wrapping_add(e.addend);
+        self.tlb.hits += 1;
+        // SAFETY: as in `fast_load!`: a flag-free read tag is only
+        // installed for a page whose host backing spans 4096 bytes at
+        // `page + addend`, and the offset check keeps `size` bytes inside.
+        unsafe {
+            Some(match size {
+                1 => (host as *const u8).read() as u32,
+                2 => (host as *const u16).read_unaligned() as u32,
+                _ => (host as *const u32).read_unaligned(),
+            })
+        }
+    }
+
+    /// The fast path alone of a 1/2/4-byte store: false when the access
+    /// needs the slow path (then call `write_u8/16/32`).
+    #[inline(always)]
+    pub fn try_write(&mut self, user: bool, va: u32, size: u8, v: u32) -> bool {
+        let e = self.tlb.entry(user as usize, va);
+        if (va & 0xFFF) > 4096 - size as u32 || e.write != va & PAGE_MASK {
+            return false;
+        }
+        let host = (va as usize).wrapping_add(e.addend);
+        self.tlb.hits += 1;
+        // SAFETY: as in `fast_store!`: a flag-free write tag is only
+        // installed for a RAM page (never ROM or a code page) backed at
+        // `page + addend`; the offset check keeps `size` bytes inside it.
+        unsafe {
+            match size {
+                1 => (host as *mut u8).write(v as u8),
+                2 => (host as *mut u16).write_unaligned(v as u16),
+                _ => (host as *mut u32).write_unaligned(v),
+            }
+        }
+        true
+    }
+
     /// Flushes the TLB if the physical map changed (A20, shadowing, regions)
     /// since the last flush. One atomic load; engines call it after every
     /// port-I/O instruction, since devices flip A20 and PAM through a
@@ -158,6 +204,15 @@ impl Mmu {
         let ppage = paddr & PAGE_MASK;
         if self.phys.code.mark(ppage) {
             self.tlb.mark_code(ppage);
+        }
+    }
+
+    /// Like [`Mmu::mark_code_page`], but only bytes [paddr, paddr+len)
+    /// (clamped to the page) count as code: later writes to other bytes of
+    /// the page are not recorded as code writes.
+    pub fn mark_code_range(&mut self, paddr: u32, len: u32) {
+        if self.phys.code.mark_range(paddr, len) {
+            self.tlb.mark_code(paddr & PAGE_MASK);
         }
     }
 
@@ -254,6 +309,42 @@ mod tests {
             m.read_u8(&c, 0x40_5678).is_err(),
             "all 4K pieces of the large page dropped"
         );
+    }
+
+    #[test]
+    fn try_read_and_write_take_only_the_fast_path() {
+        let mut m = mmu();
+        let c = ctx(3);
+        map(&mut m, 0x40_0000, 0x30_0000, P | RW | US | D);
+        assert_eq!(m.try_read(true, 0x40_0010, 4), None, "not in the TLB yet");
+        assert!(!m.try_write(true, 0x40_0010, 4, 1));
+        m.write_u32(&c, 0x40_0010, 0xDEAD_BEEF).unwrap();
+        assert_eq!(m.try_read(true, 0x40_0010, 4), Some(0xDEAD_BEEF));
+        assert_eq!(m.try_read(true, 0x40_0011, 2), Some(0xADBE));
+        assert_eq!(m.try_read(false, 0x40_0010, 4), None, "other table");
+        assert!(m.try_write(true, 0x40_0012, 2, 0x1234));
+        assert_eq!(m.phys.read_u32(0x30_0010), 0x1234_BEEF);
+        assert_eq!(m.try_read(true, 0x40_0FFE, 4), None, "crosses the page");
+        m.mark_code_page(0x30_0000);
+        assert!(!m.try_write(true, 0x40_0010, 4, 0), "code page");
+        assert_eq!(m.try_read(true, 0x40_0010, 4), Some(0x1234_BEEF));
+    }
+
+    #[test]
+    fn data_bytes_of_a_code_range_page_are_not_code_writes() {
+        let mut m = mmu();
+        let c = ctx(0);
+        map(&mut m, 0x40_0000, 0x30_0000, P | RW | D);
+        m.mark_code_range(0x30_0100, 0x30);
+        assert_eq!(m.tlb_entry(false, 0x40_0000).write & TLB_CODE, 0);
+        m.write_u32(&c, 0x40_0000, 5).unwrap();
+        assert_eq!(m.tlb_entry(false, 0x40_0000).write & TLB_CODE, TLB_CODE);
+        m.write_u32(&c, 0x40_0200, 5).unwrap();
+        m.write_u32(&c, 0x40_00FC, 5).unwrap();
+        assert!(!m.smc_pending(), "outside the code chunk");
+        assert_eq!(m.read_u32(&c, 0x40_0200).unwrap(), 5);
+        m.write_u8(&c, 0x40_013F, 1).unwrap();
+        assert!(m.smc_pending());
     }
 
     #[test]

@@ -192,6 +192,12 @@ impl PhysMem {
         Ok(())
     }
 
+    /// The ROM regions as (base, bytes), in the order they were added (for
+    /// building a shadow copy of the memory map, e.g. lockstep testing).
+    pub fn roms(&self) -> impl Iterator<Item = (u32, &[u8])> {
+        self.roms.iter().map(|r| (r.base, &r.data[..]))
+    }
+
     /// Adds an MMIO region dispatched to `dev` with absolute physical
     /// addresses. Same placement rules as [`PhysMem::add_rom`].
     pub fn add_mmio(&mut self, base: u32, len: u32, dev: Box<dyn Mmio>) -> Result<()> {
@@ -368,7 +374,7 @@ impl PhysMem {
         if (a & 0xFFF) + n <= 4096 {
             if self.plain_ram(a, n) {
                 self.ram.write_le(a as usize, n as usize, v);
-                self.code.record_write(a);
+                self.code.record_write(a, n);
                 return;
             }
             return self.write_target(a, n, v);
@@ -386,7 +392,7 @@ impl PhysMem {
         match self.resolve(a, n, Dir::Write) {
             Target::Ram(off) => {
                 self.ram.write_le(off as usize, n as usize, v);
-                self.code.record_write(a);
+                self.code.record_write(a, n);
             }
             Target::Mmio(i) => {
                 let dev = &mut self.mmio[i].dev;
@@ -462,7 +468,7 @@ impl PhysMem {
             match self.resolve(a, chunk as u32, Dir::Write) {
                 Target::Ram(off) => {
                     self.ram.write(off as usize, src);
-                    self.code.record_write(a);
+                    self.code.record_write(a, chunk as u32);
                 }
                 Target::Rom(..) | Target::None => {}
                 Target::Mmio(_) | Target::Split => {

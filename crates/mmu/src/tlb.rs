@@ -109,6 +109,10 @@ pub struct Tlb {
     pub hits: u64,
     /// Refills (page walks that filled an entry).
     pub misses: u64,
+    /// Bumped whenever an entry is installed or invalidated: while it is
+    /// unchanged, every entry still holds what it held (engines use it to
+    /// skip re-checking translations they confirmed).
+    pub epoch: u64,
     meta: [Box<[u8]>; 2],
     /// Some entry was filled from a 4 MiB page since the last full flush.
     large_present: bool,
@@ -128,6 +132,7 @@ impl Tlb {
             entries: [table(), table()],
             hits: 0,
             misses: 0,
+            epoch: 0,
             meta: [meta(), meta()],
             large_present: false,
         }
@@ -150,6 +155,7 @@ impl Tlb {
 
     pub(crate) fn set(&mut self, user: usize, va: u32, e: TlbEntry, global: bool, large: bool) {
         let idx = tlb_index(va);
+        self.epoch += 1;
         self.entries[user][idx] = e;
         self.meta[user][idx] = (u8::from(global) * META_GLOBAL) | (u8::from(large) * META_LARGE);
         self.large_present |= large;
@@ -157,6 +163,7 @@ impl Tlb {
 
     /// Invalidates every entry.
     pub fn flush_all(&mut self) {
+        self.epoch += 1;
         for t in 0..2 {
             self.entries[t].fill(TlbEntry::INVALID);
             self.meta[t].fill(0);
@@ -166,6 +173,7 @@ impl Tlb {
 
     /// Invalidates every entry not made from a global page (MOV CR3).
     pub fn flush_non_global(&mut self) {
+        self.epoch += 1;
         for t in 0..2 {
             for (e, m) in self.entries[t].iter_mut().zip(self.meta[t].iter_mut()) {
                 if *m & META_GLOBAL == 0 {
@@ -180,6 +188,7 @@ impl Tlb {
     /// global or not; for 4 MiB pages every cached 4 KiB piece of the large
     /// page containing `va`.
     pub fn invlpg(&mut self, va: u32) {
+        self.epoch += 1;
         let idx = tlb_index(va);
         for t in 0..2 {
             self.entries[t][idx] = TlbEntry::INVALID;
@@ -252,6 +261,27 @@ mod tests {
         assert_ne!(e.read, 0);
         assert_ne!(e.write, 0);
         assert_ne!(e.exec, 0);
+    }
+
+    #[test]
+    fn epoch_moves_on_every_install_and_invalidation() {
+        let mut t = Tlb::new();
+        let mut last = t.epoch;
+        let mut moved = |t: &Tlb| {
+            let m = t.epoch != last;
+            last = t.epoch;
+            m
+        };
+        t.set(0, 0x1000, entry(0x1000), false, false);
+        assert!(moved(&t));
+        t.mark_code(0x1000);
+        assert!(!moved(&t), "write tags only");
+        t.invlpg(0x1000);
+        assert!(moved(&t));
+        t.flush_non_global();
+        assert!(moved(&t));
+        t.flush_all();
+        assert!(moved(&t));
     }
 
     #[test]

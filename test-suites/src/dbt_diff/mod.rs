@@ -588,6 +588,24 @@ pub fn machine(p: &Program) -> TestMachine {
     m
 }
 
+/// A real-mode machine loaded with `p`: the same bytes run as 16-bit code
+/// (different instructions, 16-bit addressing, real-mode segments with
+/// 64 KiB limits); every IVT vector points at a HLT.
+pub fn machine_real(p: &Program) -> TestMachine {
+    let mut m = TestMachine::real(&p.code);
+    let handler = 0xF000u16;
+    m.mmu.phys.write_u8(0x10000 + handler as u32, 0xF4);
+    for v in 0..256u32 {
+        m.mmu.phys.write_u16(v * 4, handler);
+        m.mmu.phys.write_u16(v * 4 + 2, 0x1000);
+    }
+    m.mmu.phys.write_bytes(0x30000, &p.data);
+    m.s.regs = p.regs;
+    m.s.regs[ESP] = 0xFFF0;
+    m.s.set_eflags_raw(p.eflags);
+    m
+}
+
 /// Outcome of a fuzzing run.
 #[derive(Default, Debug)]
 pub struct Report {
@@ -654,16 +672,20 @@ fn compare(a: &mut TestMachine, sa: Stop, b: &mut TestMachine, sb: Stop) -> Opti
 }
 
 /// Runs program `seed` on the interpreter and on `dbt`; None if they agree.
+/// Every fourth program runs in real mode.
 pub fn check_one(seed: u64, budget: u64, dbt: &mut dyn Engine) -> (u64, Option<String>) {
     let p = generate(seed);
-    let mut a = machine(&p);
+    let real = seed % 4 == 3;
+    let make = |p: &Program| if real { machine_real(p) } else { machine(p) };
+    let mut a = make(&p);
     let mut interp = Interpreter::new();
     let sa = interp.run(&mut a.s, &mut a.mmu, &mut a.bus, budget);
-    let mut b = machine(&p);
+    let mut b = make(&p);
     let sb = dbt.run(&mut b.s, &mut b.mmu, &mut b.bus, budget);
     let diff = compare(&mut a, sa, &mut b, sb).map(|d| {
         let code: String = p.code.iter().map(|x| format!("{x:02x}")).collect();
-        format!("seed {seed}: {d}\n  code: {code}")
+        let mode = if real { "real mode" } else { "flat32" };
+        format!("seed {seed} ({mode}): {d}\n  code: {code}")
     });
     (a.s.icount, diff)
 }

@@ -93,13 +93,41 @@ impl GuestSession {
     }
 }
 
+/// What the guest's shell (or the kernel) prints when a workload dies; seeing
+/// one ends the wait for its markers at once.
+pub const DEATHS: [&str; 7] = [
+    "Illegal instruction",
+    "Segmentation fault",
+    "Bus error",
+    "Floating point exception",
+    "Aborted",
+    "Killed",
+    "not found",
+];
+
+/// Waits for `marker` unless the workload dies first.
+fn wait_marker(
+    console: &mut Console,
+    marker: &str,
+    timeout: Duration,
+) -> Result<crate::console::Stamp> {
+    let mut pats = vec![marker];
+    pats.extend(DEATHS);
+    let (i, t) = console.wait_for_any(&pats, timeout)?;
+    if i > 0 {
+        bail!("the workload died: {:?} before {marker:?}", pats[i]);
+    }
+    Ok(t)
+}
+
 /// Times one workload on a console: the command has been started; waits for
 /// its markers and returns seconds between them and the checksum.
 pub fn time_markers(console: &mut Console, workload: &str, timeout: Duration) -> Result<Timed> {
     let start = format!("OXPC-BENCH-START {workload}");
     let end = format!("OXPC-BENCH-END {workload} ");
-    let t0 = console.wait_for(&start, timeout)?;
-    let (t1, rest) = console.wait_line(&end, timeout)?;
+    let t0 = wait_marker(console, &start, timeout)?;
+    let t1 = wait_marker(console, &end, timeout)?;
+    let (_, rest) = console.wait_line("", timeout)?;
     let checksum = rest.split_whitespace().next().unwrap_or("").to_string();
     if checksum.is_empty() {
         bail!("{workload}: END marker without a checksum");
@@ -179,6 +207,32 @@ mod tests {
         let t = s.run(&ctx, "crc32").unwrap();
         assert_eq!(t.checksum, "0000abcd");
         assert!(t.secs >= 0.15 && t.secs < 3.0, "{}", t.secs);
+    }
+
+    #[test]
+    fn a_workload_that_dies_fails_at_once() {
+        let script = "echo OXPC-INIT-READY; read cmd; echo Illegal instruction; sleep 30";
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c").arg(script);
+        let console = Console::spawn(cmd, Stdio::null(), None).unwrap();
+        let mut s = GuestSession::boot(console, Duration::from_secs(5)).unwrap();
+        let ctx = crate::ctx::Ctx {
+            root: crate::ctx::workspace_root(),
+            cache: "/nonexistent".into(),
+            work: "/nonexistent".into(),
+            size: "quick".into(),
+            boot_timeout: Duration::from_secs(5),
+            workload_timeout: Duration::from_secs(20),
+            install: false,
+            oxpc: None,
+        };
+        let t = std::time::Instant::now();
+        let err = s.run(&ctx, "crc32").unwrap_err();
+        assert!(
+            format!("{err:#}").contains("Illegal instruction"),
+            "{err:#}"
+        );
+        assert!(t.elapsed() < Duration::from_secs(10));
     }
 
     #[test]

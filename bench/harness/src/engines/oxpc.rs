@@ -116,6 +116,24 @@ impl Engine for OxpcEngine {
             .log_file(self.name, rep, "stderr")
             .map_or_else(Stdio::null, Stdio::from);
         let console = Console::spawn(cmd, stderr, ctx.log_file(self.name, rep, "serial"))?;
-        Ok(Box::new(GuestSession::boot(console, ctx.boot_timeout)?))
+        GuestSession::boot(console, ctx.boot_timeout)
+            .map(|s| Box::new(s) as Box<dyn Session>)
+            .map_err(|e| {
+                // oxpc says why it stopped on stderr.
+                let log = ctx
+                    .log_dir()
+                    .join(format!("{}-rep{rep}-stderr.log", self.name));
+                let text = std::fs::read_to_string(log).unwrap_or_default();
+                let last = text
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("");
+                if last.is_empty() {
+                    e
+                } else {
+                    e.context(format!("oxpc's stderr ends with: {last}"))
+                }
+            })
     }
 }

@@ -9,6 +9,7 @@ pub mod alu;
 pub mod bcd;
 pub mod bits;
 pub mod cond;
+pub mod fast;
 pub mod flagops;
 pub mod jump;
 pub mod misc;

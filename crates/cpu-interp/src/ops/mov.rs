@@ -152,7 +152,13 @@ pub fn register(t: &mut Table) {
     t.set(Xlat_m8, xlat);
     // Reserved-NOP space 0F 19..0F 1F (hint NOPs) decodes as Reservednop.
     for code in crate::dispatch::legacy_codes() {
-        if code.mnemonic() == Mnemonic::Reservednop {
+        // ENDBR32/ENDBR64 (F3 0F 1E FB/FA) sit in that hint space: CET-
+        // enabled binaries (Debian's glibc) execute them as NOPs on CPUs
+        // without CET.
+        if matches!(
+            code.mnemonic(),
+            Mnemonic::Reservednop | Mnemonic::Endbr32 | Mnemonic::Endbr64
+        ) {
             t.set(code, nop);
         }
     }

@@ -130,6 +130,7 @@ fn step(cpu: &mut Cpu, c: &Ctx) -> Result<()> {
             check_io(cpu, port, size)?;
             let v = cpu.read(c.src_seg, si, size)?;
             cpu.bus.io_write(port, size, v);
+            cpu.bus.sync_memory(cpu.mmu);
             advance(cpu, c, ESI);
         }
     }
@@ -170,30 +171,44 @@ fn block_copy(
     let Some(dp) = plain_page(cpu, ctx, dst, true) else {
         return Ok(false);
     };
-    let mut buf = [0u8; 4096];
-    let buf = &mut buf[..len as usize];
-    match src {
-        Some(src) => {
-            let Some(sp) = plain_page(cpu, ctx, src, false) else {
-                return Ok(false);
-            };
-            // Element-wise forward copying re-reads what it wrote when the
-            // destination starts inside the source (physically).
-            if dp > sp && dp < sp.wrapping_add(len) {
-                return Ok(false);
-            }
-            cpu.mmu.read_bytes(ctx, src, buf)?;
-        }
-        None => {
-            let pat = v.to_le_bytes();
-            for (i, b) in buf.iter_mut().enumerate() {
-                *b = pat[i % size as usize];
-            }
+    if let Some(src) = src {
+        let Some(sp) = plain_page(cpu, ctx, src, false) else {
+            return Ok(false);
+        };
+        // Element-wise forward copying re-reads what it wrote when the
+        // destination starts inside the source (physically).
+        if dp > sp && dp < sp.wrapping_add(len) {
+            return Ok(false);
         }
     }
-    cpu.mmu.write_bytes(ctx, dst, buf)?;
+    // Copy through a small stack buffer in pieces (zeroing a page-sized
+    // buffer per REP instruction cost more than the copy). Piecewise
+    // forward copying is what the element loop does, and the overlap case
+    // that would differ was excluded above.
+    let mut buf = [0u8; COPY_CHUNK];
+    if src.is_none() {
+        let used = (len as usize).min(COPY_CHUNK);
+        let pat = v.to_le_bytes();
+        for piece in buf[..used].chunks_mut(size as usize) {
+            piece.copy_from_slice(&pat[..piece.len()]);
+        }
+    }
+    let mut done = 0u32;
+    while done < len {
+        let n = (len - done).min(COPY_CHUNK as u32);
+        let piece = &mut buf[..n as usize];
+        if let Some(src) = src {
+            cpu.mmu.read_bytes(ctx, src.wrapping_add(done), piece)?;
+        }
+        cpu.mmu.write_bytes(ctx, dst.wrapping_add(done), piece)?;
+        done += n;
+    }
     Ok(true)
 }
+
+/// Bytes `block_copy` moves per step (a multiple of every element size, so
+/// a fill pattern stays aligned across pieces).
+const COPY_CHUNK: usize = 256;
 
 /// Runs up to `max` iterations of a forward (DF = 0) REP MOVS/STOS whose
 /// elements all lie in one page on each side and inside the segment

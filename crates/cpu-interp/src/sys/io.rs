@@ -58,6 +58,7 @@ fn out_acc(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
     check_io(cpu, port, size)?;
     let v = cpu.gpr(0, size);
     cpu.bus.io_write(port, size, v);
+    cpu.bus.sync_memory(cpu.mmu);
     // A port write may change what the CPU sees (A20, interrupts): leave
     // the block so the engine re-checks.
     cpu.end_block();

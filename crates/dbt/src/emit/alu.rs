@@ -253,7 +253,8 @@ fn shift(e: &mut Emitter, idx: usize, d: &Decoded, m: Mnemonic) -> bool {
     }
     e.wrote_flags();
     if let (Rol | Ror, Some(c)) = (m, count) {
-        if c != 1 {
+        // Skipped when no one can observe OF before it is overwritten.
+        if c != 1 && e.live(idx) & fl::OF != 0 {
             rotate_of(e, m == Rol, a, size, c);
         }
     }

@@ -1,8 +1,8 @@
 //! Near control transfers that end a block: JMP rel (chainable direct
 //! exit), Jcc (two direct exits), CALL rel (push, direct exit), and the
-//! indirect ones (JMP r/m32, CALL r32, RET, RET imm16) that store EIP and
-//! leave through `lookup()`. Far transfers, LOOP/JCXZ and 16-bit stack
-//! forms are callouts.
+//! indirect ones (JMP r/m, CALL r, RET, RET imm16; 32- or 16-bit operand
+//! and stack sizes) that store EIP and leave through the jump cache. Far
+//! transfers, CALL [m] and LOOP/JCXZ are callouts.
 
 use cpu_interp::decode::Decoded;
 use cpu_interp::state::{fl, SS};
@@ -10,7 +10,7 @@ use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi};
 use iced_x86::{FlowControl, Mnemonic, OpKind};
 
 use super::alu::cc16;
-use super::mov::{operand, Op};
+use super::mov::{adjust_sp, operand, push_offset, top_offset, Op};
 use super::{asm, mem, Emitter};
 use crate::liveness::cond_code;
 use crate::runtime::ST_EIP;
@@ -112,57 +112,58 @@ fn limit_check_esi(e: &mut Emitter, slow: DynamicLabel) {
     }
 }
 
-/// JMP rel: direct exit. JMP r32 / JMP [m32]:
+/// JMP rel: direct exit. JMP r/m (32 or 16 bits, zero-extended):
 /// `mov esi, src; cmp esi, limit; ja slow; mov [state+eip], esi; <indirect exit>`
 fn jmp(e: &mut Emitter, idx: usize, d: &Decoded) -> bool {
     if let Some(t) = direct_target(e, d) {
         e.direct_exit(t, idx as u32 + 1);
         return true;
     }
-    if !d.op32 {
-        return false;
-    }
+    let size: u8 = if d.op32 { 4 } else { 2 };
     let src = match operand(e, d, 0) {
-        Some(Op::R(x, 4)) => Op::R(x, 4),
-        Some(Op::M) if d.msize == 4 => Op::M,
+        Some(Op::R(x, s)) if s == size => Op::R(x, s),
+        Some(Op::M) if d.msize == size => Op::M,
         _ => return false,
     };
     e.to_mem();
-    let slow = if src == Op::M {
-        let slow = e.begin_slow(idx, false, true);
-        mem::ea(e, d);
-        mem::check(e, d.mem.seg as usize, 4, false, slow);
-        asm!(e.ops ; mov esi, DWORD [rdi]);
-        slow
-    } else {
-        let slow = e.begin_slow(idx, false, true);
-        if let Op::R(x, _) = src {
-            asm!(e.ops ; mov esi, Rd(x));
+    let slow = e.begin_slow(idx, false, true);
+    match (src, size) {
+        (Op::M, _) => {
+            mem::ea(e, d);
+            mem::check(e, d.mem.seg as usize, size, false, slow);
+            if size == 4 {
+                asm!(e.ops ; mov esi, DWORD [rdi]);
+            } else {
+                asm!(e.ops ; movzx esi, WORD [rdi]);
+            }
         }
-        slow
-    };
+        (Op::R(x, _), 4) => asm!(e.ops ; mov esi, Rd(x)),
+        (Op::R(x, _), _) => asm!(e.ops ; movzx esi, Rw(x)),
+        _ => {}
+    }
     limit_check_esi(e, slow);
     asm!(e.ops ; mov DWORD [state + ST_EIP], esi);
     e.indirect_exit(idx as u32 + 1);
     true
 }
 
-fn stack_ok(e: &Emitter, d: &Decoded) -> bool {
-    d.op32 && e.key.stack32() && mem::seg_ok(e, SS)
+fn stack_ok(e: &Emitter) -> bool {
+    mem::seg_ok(e, SS)
 }
 
-/// CALL rel32: `lea esi, [r8-4]; <check SS write>; mov dword [rdi], next;`
-/// `lea r8d, [r8-4]; <direct exit to target>`.
-/// CALL r32: the same after `mov esi, src; <limit check>; mov [state+eip], esi`,
+/// CALL rel: `<esi = new top>; <check SS write>; mov [rdi], next;`
+/// `<ESP -= n>; <direct exit to target>` (n = 4 or 2 by operand size).
+/// CALL r: the same after `mov esi, src; <limit check>; mov [state+eip], esi`,
 /// leaving through the indirect exit.
 fn call(e: &mut Emitter, idx: usize, d: &Decoded) -> bool {
-    if !stack_ok(e, d) {
+    if !stack_ok(e) {
         return false;
     }
+    let size: u8 = if d.op32 { 4 } else { 2 };
     let next = e.next_eip(idx) as i32;
     let direct = direct_target(e, d);
     let reg = match operand(e, d, 0) {
-        Some(Op::R(x, 4)) => Some(x),
+        Some(Op::R(x, s)) if s == size => Some(x),
         _ => None,
     };
     if direct.is_none() && reg.is_none() {
@@ -171,16 +172,22 @@ fn call(e: &mut Emitter, idx: usize, d: &Decoded) -> bool {
     e.to_mem();
     let slow = e.begin_slow(idx, false, true);
     if let Some(x) = reg {
-        asm!(e.ops ; mov esi, Rd(x));
+        if size == 4 {
+            asm!(e.ops ; mov esi, Rd(x));
+        } else {
+            asm!(e.ops ; movzx esi, Rw(x));
+        }
         limit_check_esi(e, slow);
         asm!(e.ops ; mov DWORD [state + ST_EIP], esi);
     }
-    asm!(e.ops ; lea esi, [r8 - 4]);
-    mem::check(e, SS, 4, true, slow);
-    asm!(e.ops
-        ; mov DWORD [rdi], next
-        ; lea r8d, [r8 - 4]
-    );
+    push_offset(e, size);
+    mem::check(e, SS, size, true, slow);
+    if size == 4 {
+        asm!(e.ops ; mov DWORD [rdi], next);
+    } else {
+        asm!(e.ops ; mov WORD [rdi], next as i16);
+    }
+    adjust_sp(e, -(size as i32));
     match direct {
         Some(t) => e.direct_exit(t, idx as u32 + 1),
         None => e.indirect_exit(idx as u32 + 1),
@@ -188,23 +195,26 @@ fn call(e: &mut Emitter, idx: usize, d: &Decoded) -> bool {
     true
 }
 
-/// RET / RET imm16: `mov esi, r8d; <check SS read>; mov esi, [rdi];`
-/// `<limit check>; mov [state+eip], esi; lea r8d, [r8 + 4 + imm]; <indirect exit>`
+/// RET / RET imm16: `<esi = top>; <check SS read>; mov/movzx esi, [rdi];`
+/// `<limit check>; mov [state+eip], esi; <ESP += n + imm>; <indirect exit>`
 fn ret(e: &mut Emitter, idx: usize, d: &Decoded) -> bool {
-    if !stack_ok(e, d) {
+    if !stack_ok(e) {
         return false;
     }
+    let size: u8 = if d.op32 { 4 } else { 2 };
     let inc = d.ins.stack_pointer_increment();
     e.to_mem();
     let slow = e.begin_slow(idx, false, true);
-    asm!(e.ops ; mov esi, r8d);
-    mem::check(e, SS, 4, false, slow);
-    asm!(e.ops ; mov esi, DWORD [rdi]);
+    top_offset(e);
+    mem::check(e, SS, size, false, slow);
+    if size == 4 {
+        asm!(e.ops ; mov esi, DWORD [rdi]);
+    } else {
+        asm!(e.ops ; movzx esi, WORD [rdi]);
+    }
     limit_check_esi(e, slow);
-    asm!(e.ops
-        ; mov DWORD [state + ST_EIP], esi
-        ; lea r8d, [r8 + inc]
-    );
+    asm!(e.ops ; mov DWORD [state + ST_EIP], esi);
+    adjust_sp(e, inc);
     e.indirect_exit(idx as u32 + 1);
     true
 }

@@ -4,11 +4,13 @@
 //! [`asm!`]): guest EAX, ECX, EDX, EBX live in host rax, rcx, rdx, rbx (so
 //! AH..BH, CL shift counts, CDQ map directly), guest ESP, EBP, ESI, EDI in
 //! r8..r11; `state` = r15 (`CpuState`), `tlb` = r14 (the TLB table of the
-//! block's privilege class), `ctx` = r13 (`RunCtx`), `fsave` = r12 (a copy
-//! of host EFLAGS holding guest flags across a memory access); rsi, rdi,
-//! rbp are scratch. Guest registers are zero-extended in their host
-//! registers; they are written back to `CpuState` at every exit and around
-//! callouts.
+//! block's privilege class), `icount` = r13 (`CpuState::icount`, kept in a
+//! register so chained blocks do not serialise on memory), `fsave` = r12
+//! (a copy of host EFLAGS holding guest flags across a memory access); rsi,
+//! rdi, rbp are scratch. The `RunCtx` pointer is at [rsp] and the budget
+//! end at [rsp+8] (the entry stub's frame). Guest registers (and icount)
+//! are zero-extended in their host registers; they are written back to
+//! `CpuState` at every exit and around callouts.
 //!
 //! Flags: [`Fl`] tracks where the current guest arithmetic flags are (host
 //! EFLAGS, `fsave`, `CpuState::eflags`). ALU ops leave them in host EFLAGS;
@@ -50,7 +52,7 @@ macro_rules! asm {
             ; .arch x64
             ; .alias state, r15
             ; .alias tlb, r14
-            ; .alias ctx, r13
+            ; .alias icount, r13
             ; .alias fsave, r12
             ; $($t)*
         )
@@ -63,20 +65,27 @@ pub const HOST: [u8; 8] = [0, 1, 2, 3, 8, 9, 10, 11];
 
 pub type Ops = VecAssembler<X64Relocation>;
 
-/// Writes the eight guest registers back to `CpuState`.
-/// `mov [state + regs + 4*g], host(g)` for g = 0..7
+/// Frame offset of the `RunCtx` pointer (from rsp inside translated code).
+pub const FRAME_CTX: i32 = 0;
+/// Frame offset of the budget end (`RunCtx::end_icount`).
+pub const FRAME_END: i32 = 8;
+
+/// Writes the eight guest registers and icount back to `CpuState`.
+/// `mov [state + regs + 4*g], host(g)` for g = 0..7; `mov [state+icount], icount`
 pub fn spill(ops: &mut Ops) {
     for (g, &h) in HOST.iter().enumerate() {
         asm!(ops ; mov DWORD [state + ST_REGS + 4 * g as i32], Rd(h));
     }
+    asm!(ops ; mov QWORD [state + ST_ICOUNT], icount);
 }
 
-/// Loads the eight guest registers from `CpuState`.
-/// `mov host(g), [state + regs + 4*g]` for g = 0..7
+/// Loads the eight guest registers and icount from `CpuState`.
+/// `mov host(g), [state + regs + 4*g]` for g = 0..7; `mov icount, [state+icount]`
 pub fn reload(ops: &mut Ops) {
     for (g, &h) in HOST.iter().enumerate() {
         asm!(ops ; mov Rd(h), DWORD [state + ST_REGS + 4 * g as i32]);
     }
+    asm!(ops ; mov icount, QWORD [state + ST_ICOUNT]);
 }
 
 /// Copies the guest flags held in `fsave` into `CpuState::eflags`:
@@ -324,12 +333,12 @@ impl<'a> Emitter<'a> {
     }
 
     /// Direct exit to `target` after `retired` instructions: chainable.
-    /// `add qword [state+icount], retired; jmp stub` (the 5-byte jmp is
+    /// `add icount, retired; jmp stub` (the 5-byte jmp is
     /// patched to the target block's entry once that exists).
     pub fn direct_exit(&mut self, target: u32, retired: u32) {
         self.to_saved();
         if retired > 0 {
-            asm!(self.ops ; add QWORD [state + ST_ICOUNT], retired as i32);
+            asm!(self.ops ; add icount, retired as i32);
         }
         let label = self.ops.new_dynamic_label();
         let slot = self.exit_sites.len();
@@ -347,7 +356,7 @@ impl<'a> Emitter<'a> {
     /// cache inline (the target's physical address comes from the TLB's
     /// execute tag, which a paging change flushes), else `lookup()`:
     /// ```text
-    /// add qword [state+icount], retired
+    /// add icount, retired
     /// mov ebp, [state+eip]; add ebp, cs_base                 ; linear
     /// mov edi, ebp; shr edi, 7; and edi, (TLB_SIZE-1)<<5
     /// mov esi, ebp; and esi, PAGE_MASK; cmp esi, [tlb+rdi+exec]; jne miss
@@ -362,7 +371,7 @@ impl<'a> Emitter<'a> {
     pub fn indirect_exit(&mut self, retired: u32) {
         use crate::cache::{JC_BITS, JC_SIZE};
         self.to_saved();
-        asm!(self.ops ; add QWORD [state + ST_ICOUNT], retired as i32);
+        asm!(self.ops ; add icount, retired as i32);
         let cs_base = self.key.cs_base as i32;
         let cs_limit = self.key.cs_limit as i32;
         let mode = self.key.mode as i32;
@@ -418,7 +427,7 @@ impl<'a> Emitter<'a> {
         let dp = self.decoded_ptr(idx);
         spill(&mut self.ops);
         asm!(self.ops
-            ; mov rdi, ctx
+            ; mov rdi, QWORD [rsp + FRAME_CTX]
             ; mov rsi, QWORD dp
             ; mov rax, QWORD fp
             ; call rax
@@ -514,13 +523,12 @@ impl<'a> Emitter<'a> {
         // Entry (flags in fsave): leave at once if an exit was requested
         // or the budget is used up; chained jumps land here too.
         // cmp dword [state+exit_request], 0; jne entry_exit
-        // mov rsi, [state+icount]; cmp rsi, [ctx+end_icount]; jae entry_exit
+        // cmp icount, [rsp+end]; jae entry_exit
         let entry_exit = self.ops.new_dynamic_label();
         asm!(self.ops
             ; cmp DWORD [state + ST_EXIT_REQ], 0
             ; jne =>entry_exit
-            ; mov rsi, QWORD [state + ST_ICOUNT]
-            ; cmp rsi, QWORD [ctx + CTX_END_ICOUNT]
+            ; cmp icount, QWORD [rsp + FRAME_END]
             ; jae =>entry_exit
         );
         self.deferred
@@ -603,7 +611,8 @@ impl<'a> Emitter<'a> {
                 }
             }
             // stub: spill; mov dword [state+eip], target;
-            //   mov dword [ctx+exit_tb], id; mov dword [ctx+exit_slot], slot; jmp epilogue
+            //   mov rsi, [rsp+ctx]; mov dword [rsi+exit_tb], id;
+            //   mov dword [rsi+exit_slot], slot; jmp epilogue
             Deferred::Direct {
                 label,
                 slot,
@@ -616,8 +625,9 @@ impl<'a> Emitter<'a> {
                 let id = self.tb_id as i32;
                 asm!(self.ops
                     ; mov DWORD [state + ST_EIP], target as i32
-                    ; mov DWORD [ctx + CTX_EXIT_TB], id
-                    ; mov DWORD [ctx + CTX_EXIT_SLOT], slot as i32
+                    ; mov rsi, QWORD [rsp + FRAME_CTX]
+                    ; mov DWORD [rsi + CTX_EXIT_TB], id
+                    ; mov DWORD [rsi + CTX_EXIT_SLOT], slot as i32
                 );
                 let t = self.stubs.epilogue;
                 self.jmp_abs(t);

@@ -1,6 +1,6 @@
 //! Data movement: MOV, MOVZX/MOVSX, LEA, XCHG reg,reg, CBW/CWDE/CWD/CDQ,
-//! NOP, PUSH reg/imm and POP reg (32-bit stack). None of them touches
-//! flags.
+//! NOP, PUSH reg/imm and POP reg (32- or 16-bit stack). None of them
+//! touches flags.
 
 use cpu_interp::decode::Decoded;
 use dynasmrt::DynasmApi;
@@ -191,10 +191,42 @@ fn xchg(e: &mut Emitter, d: &Decoded) -> bool {
 }
 
 fn stack_ok(e: &Emitter) -> bool {
-    e.key.stack32() && mem::seg_ok(e, SS)
+    mem::seg_ok(e, SS)
 }
 
-/// `lea esi, [r8 - size]; <check SS write>; mov [rdi], src; lea r8d, [r8 - size]`
+/// `esi` = SS offset of the new top after pushing `size` bytes:
+/// `lea esi, [r8 - size]` (`movzx esi, si` with a 16-bit stack).
+pub fn push_offset(e: &mut Emitter, size: u8) {
+    let sz = size as i32;
+    asm!(e.ops ; lea esi, [r8 - sz]);
+    if !e.key.stack32() {
+        asm!(e.ops ; movzx esi, si);
+    }
+}
+
+/// `esi` = SS offset of the top of stack: `mov esi, r8d` (`movzx esi, r8w`).
+pub fn top_offset(e: &mut Emitter) {
+    if e.key.stack32() {
+        asm!(e.ops ; mov esi, r8d);
+    } else {
+        asm!(e.ops ; movzx esi, r8w);
+    }
+}
+
+/// ESP += delta (SP only, wrapping, with a 16-bit stack), flags untouched:
+/// `lea r8d, [r8 + delta]` or `lea ebp, [r8 + delta]; mov r8w, bp`.
+pub fn adjust_sp(e: &mut Emitter, delta: i32) {
+    if e.key.stack32() {
+        asm!(e.ops ; lea r8d, [r8 + delta]);
+    } else {
+        asm!(e.ops
+            ; lea ebp, [r8 + delta]
+            ; mov r8w, bp
+        );
+    }
+}
+
+/// `<esi = new top>; <check SS write>; mov [rdi], src; <ESP -= size>`
 fn push(e: &mut Emitter, idx: usize, d: &Decoded) -> bool {
     let size = (-d.ins.stack_pointer_increment()) as u8;
     if !stack_ok(e) || !matches!(size, 2 | 4) {
@@ -206,26 +238,20 @@ fn push(e: &mut Emitter, idx: usize, d: &Decoded) -> bool {
         _ => return false,
     };
     let slow = e.begin_slow(idx, false, false);
-    let sz = size as i32;
-    asm!(e.ops ; lea esi, [r8 - sz]);
+    push_offset(e, size);
     mem::check(e, SS, size, true, slow);
     match (src, size) {
         (Op::R(x, _), 4) => asm!(e.ops ; mov DWORD [rdi], Rd(x)),
         (Op::R(x, _), _) => asm!(e.ops ; mov WORD [rdi], Rw(x)),
         (Op::I(i), 4) => asm!(e.ops ; mov DWORD [rdi], i as i32),
-        (_, _) => {
-            let i = match src {
-                Op::I(i) => i,
-                _ => 0,
-            };
-            asm!(e.ops ; mov WORD [rdi], i as i16)
-        }
+        (Op::I(i), _) => asm!(e.ops ; mov WORD [rdi], i as i16),
+        _ => {}
     }
-    asm!(e.ops ; lea r8d, [r8 - sz]);
+    adjust_sp(e, -(size as i32));
     true
 }
 
-/// `mov esi, r8d; <check SS read>; mov esi, [rdi]; lea r8d, [r8 + size]; mov dst, esi`
+/// `<esi = top>; <check SS read>; mov/movzx esi, [rdi]; <ESP += size>; mov dst, esi`
 fn pop(e: &mut Emitter, idx: usize, d: &Decoded) -> bool {
     let size = d.ins.stack_pointer_increment() as u8;
     if !stack_ok(e) || !matches!(size, 2 | 4) {
@@ -238,21 +264,18 @@ fn pop(e: &mut Emitter, idx: usize, d: &Decoded) -> bool {
         return false;
     }
     let slow = e.begin_slow(idx, false, false);
-    asm!(e.ops ; mov esi, r8d);
+    top_offset(e);
     mem::check(e, SS, size, false, slow);
-    let sz = size as i32;
     if size == 4 {
-        asm!(e.ops
-            ; mov esi, DWORD [rdi]
-            ; lea r8d, [r8 + sz]
-            ; mov Rd(x), esi
-        );
+        asm!(e.ops ; mov esi, DWORD [rdi]);
     } else {
-        asm!(e.ops
-            ; movzx esi, WORD [rdi]
-            ; lea r8d, [r8 + sz]
-            ; mov Rw(x), si
-        );
+        asm!(e.ops ; movzx esi, WORD [rdi]);
+    }
+    adjust_sp(e, size as i32);
+    if size == 4 {
+        asm!(e.ops ; mov Rd(x), esi);
+    } else {
+        asm!(e.ops ; mov Rw(x), si);
     }
     true
 }

@@ -7,10 +7,10 @@ use dynasmrt::{DynasmApi, DynasmLabelApi, VecAssembler};
 
 use cpu_interp::state::fl;
 
-use super::{asm, materialise_fsave, reload, spill};
+use super::{asm, materialise_fsave, reload, spill, FRAME_CTX, FRAME_END};
 use crate::cache::Stubs;
 use crate::codebuf::CodeBuf;
-use crate::runtime::{lookup, LookupFn, CTX_EXIT_SLOT, ST_EFLAGS};
+use crate::runtime::{lookup, LookupFn, CTX_END_ICOUNT, CTX_EXIT_SLOT, ST_EFLAGS};
 
 /// Signature of the entry trampoline.
 pub type EnterFn =
@@ -23,10 +23,11 @@ pub fn emit_stubs(code: &mut CodeBuf) -> Stubs {
     let lookup_fn: LookupFn = lookup;
 
     // enter(ctx=rdi, state=rsi, tlb=rdx, target=rcx):
-    //   push rbx, rbp, r12..r15; sub rsp, 8        ; 16-byte aligned frame
-    //   r13 = ctx; r15 = state; r14 = tlb; rbp = target
+    //   push rbx, rbp, r12..r15; sub rsp, 24       ; 16-byte aligned frame
+    //   [rsp] = ctx; [rsp+8] = ctx.end_icount
+    //   r15 = state; r14 = tlb; rbp = target
     //   r12 = eflags & ARITH                          ; flags in fsave
-    //   load the eight guest GPRs; jmp rbp
+    //   load the eight guest GPRs and icount; jmp rbp
     let enter = ops.offset().0;
     asm!(ops
         ; push rbx
@@ -35,8 +36,10 @@ pub fn emit_stubs(code: &mut CodeBuf) -> Stubs {
         ; push r13
         ; push r14
         ; push r15
-        ; sub rsp, 8
-        ; mov ctx, rdi
+        ; sub rsp, 24
+        ; mov [rsp + FRAME_CTX], rdi
+        ; mov rax, QWORD [rdi + CTX_END_ICOUNT]
+        ; mov [rsp + FRAME_END], rax
         ; mov state, rsi
         ; mov tlb, rdx
         ; mov rbp, rcx
@@ -48,11 +51,11 @@ pub fn emit_stubs(code: &mut CodeBuf) -> Stubs {
         ; jmp rbp
     );
 
-    // epilogue: add rsp, 8; pop r15..r12, rbp, rbx; xor eax, eax; ret
+    // epilogue: add rsp, 24; pop r15..r12, rbp, rbx; xor eax, eax; ret
     let epilogue = ops.offset().0;
     asm!(ops
         ; ->epilogue:
-        ; add rsp, 8
+        ; add rsp, 24
         ; pop r15
         ; pop r14
         ; pop r13
@@ -64,22 +67,23 @@ pub fn emit_stubs(code: &mut CodeBuf) -> Stubs {
     );
 
     // exit_generic: no chainable exit; regs, EIP, flags already in state.
-    //   mov dword [ctx + exit_slot], NO_SLOT; jmp epilogue
+    //   mov rsi, [rsp+ctx]; mov dword [rsi + exit_slot], NO_SLOT; jmp epilogue
     let exit_generic = ops.offset().0;
     asm!(ops
         ; ->exit_generic:
-        ; mov DWORD [ctx + CTX_EXIT_SLOT], -1
+        ; mov rsi, QWORD [rsp + FRAME_CTX]
+        ; mov DWORD [rsi + CTX_EXIT_SLOT], -1
         ; jmp ->epilogue
     );
 
-    // indirect_tail: EIP and icount in state, flags in fsave, regs live.
-    //   spill; rax = lookup(ctx)    (fsave survives: callee-saved)
+    // indirect_tail: EIP in state, flags in fsave, regs and icount live.
+    //   spill; rax = lookup([rsp+ctx])    (fsave survives: callee-saved)
     //   if rax == 0 { materialise fsave; goto exit_generic }
     //   rbp = rax; reload; jmp rbp
     let indirect_tail = ops.offset().0;
     spill(&mut ops);
     asm!(ops
-        ; mov rdi, ctx
+        ; mov rdi, QWORD [rsp + FRAME_CTX]
         ; mov rax, QWORD lookup_fn as usize as i64
         ; call rax
         ; test rax, rax
@@ -163,6 +167,7 @@ mod tests {
             callouts: 0,
             lookups: 0,
             lookup_hits: 0,
+            soft_exit: false,
         };
         // SAFETY: the stub has the `EnterFn` signature; the block above
         // follows the register convention and leaves through exit_generic.

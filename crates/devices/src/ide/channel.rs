@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::atapi::Cdrom;
+use super::identify::MAX_MULTIPLE;
 use super::*;
 use crate::bus::PortIo;
 use crate::disk::{chs_geometry, BlockDevice, HdGeometry};
@@ -169,6 +170,7 @@ impl IdeChannel {
             xfer: Xfer::None,
         });
         self.state.drives[unit] = DriveRegs {
+            multiple: MAX_MULTIPLE,
             cur_heads: geometry.heads,
             cur_spt: geometry.sectors,
             ..Default::default()
@@ -201,6 +203,28 @@ impl IdeChannel {
             }
             _ => false,
         }
+    }
+
+    /// Hardware reset (the machine's reset line): both devices back to
+    /// their power-on state (multiple mode at its maximum, as QEMU's disks
+    /// and many real ones start, and the default translation), the
+    /// media stay attached, INTRQ low.
+    pub fn reset(&mut self) {
+        self.state.control = 0;
+        for u in 0..2 {
+            let (heads, spt, mult) = match self.drives[u].as_ref().map(|d| &d.kind) {
+                Some(Kind::Ata(a)) => (a.geometry.heads, a.geometry.sectors, MAX_MULTIPLE),
+                _ => (0, 0, 0),
+            };
+            self.state.drives[u] = DriveRegs {
+                multiple: mult,
+                cur_heads: heads,
+                cur_spt: spt,
+                ..Default::default()
+            };
+        }
+        self.reset_all();
+        self.update_irq();
     }
 
     /// The CHS geometry of the disk at `unit` (for the CMOS tables).

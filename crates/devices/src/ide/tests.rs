@@ -172,7 +172,13 @@ fn write_sectors_then_read_multiple_with_irqs() {
     // Last sector written is in the task file.
     assert_eq!(r.inb(B + 3), 12);
 
-    // READ MULTIPLE needs SET MULTIPLE MODE first.
+    // Multiple mode starts at 16 sectors; switched off, READ MULTIPLE
+    // is refused.
+    r.out(B + 7, 0xEC);
+    assert_eq!(word(&r.read_data(512), 59), 0x110);
+    r.out(B + 2, 0);
+    r.out(B + 7, 0xC6);
+    assert_eq!(r.status(), ST_DRDY | ST_DSC);
     r.lba28(0, 10, 3);
     r.out(B + 7, 0xC4);
     assert_eq!(r.status() & ST_ERR, ST_ERR);
@@ -679,4 +685,33 @@ fn shares_the_bus_with_the_floppy_controller() {
     assert_eq!(bus.read(0x177, 1), 0x00, "empty secondary");
     let cmos: crate::cmos::DiskGeometry = geom.into();
     assert_eq!((cmos.cylinders, cmos.heads, cmos.sectors), (32, 16, 63));
+}
+
+#[test]
+fn hardware_reset_restores_power_on_state() {
+    let disk = pattern_disk(64);
+    let mut r = Rig::with_disk(&disk);
+    r.out(B + 2, 4);
+    r.out(B + 7, 0xC6); // SET MULTIPLE 4
+    r.out(B + 6, 0xA1);
+    r.out(B + 2, 9);
+    r.out(B + 7, 0x91); // 2 heads, 9 sectors
+    r.lba28(0, 0, 2);
+    r.out(B + 7, 0x20); // leave a read pending, INTRQ high
+    assert!(r.rec.level(PRIMARY_IRQ));
+    r.ch.reset();
+    assert!(!r.rec.level(PRIMARY_IRQ));
+    assert_eq!(r.status(), ST_DRDY | ST_DSC);
+    assert_eq!(r.ch.read(B, 2), 0xFFFF, "transfer abandoned");
+    r.out(B + 7, 0xEC);
+    let id = r.read_data(512);
+    assert_eq!(word(&id, 59), 0x110, "multiple mode back to 16");
+    assert_eq!(
+        (word(&id, 55), word(&id, 56)),
+        (1, 63),
+        "default translation"
+    );
+    r.lba28(0, 3, 1);
+    r.out(B + 7, 0x20);
+    assert_eq!(r.read_data(512), disk.data()[3 * 512..4 * 512]);
 }

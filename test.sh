@@ -29,3 +29,6 @@ step "tests"
 mkdir -p target
 cargo test --workspace --release -- --nocapture 2>&1 | tee target/test-output.txt
 grep -E '^(host-oracle|dbt-diff|boot:|bench:)' target/test-output.txt || true
+
+step "benchmark harness (quick mode: one workload, native + both oxpc engines)"
+cargo run -p bench-harness --release -- --quick --no-install

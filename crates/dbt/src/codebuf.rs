@@ -16,14 +16,10 @@ pub enum CodeBufError {
     Map(#[from] std::io::Error),
 }
 
-enum State {
-    Exec(ExecutableBuffer),
-    Poisoned,
-}
-
 /// A fixed-address code region with a bump allocator.
 pub struct CodeBuf {
-    buf: State,
+    /// The mapping (owned here; kept read+execute outside `with_mut`).
+    buf: ExecutableBuffer,
     base: usize,
     size: usize,
     /// Next free byte.
@@ -38,7 +34,7 @@ impl CodeBuf {
         let base = m.as_ptr() as usize;
         let e = m.make_exec()?;
         Ok(CodeBuf {
-            buf: State::Exec(e),
+            buf: e,
             base,
             size,
             used: 0,
@@ -63,21 +59,38 @@ impl CodeBuf {
         self.size - self.used
     }
 
-    /// Runs `f` on the writable mapping, then makes it executable again.
-    fn with_mut(&mut self, f: impl FnOnce(&mut [u8])) {
-        let st = std::mem::replace(&mut self.buf, State::Poisoned);
-        let mut m = match st {
-            State::Exec(e) => e.make_mut().expect("mprotect code buffer RW"),
-            State::Poisoned => panic!("code buffer poisoned by an earlier mprotect failure"),
+    /// Makes the pages covering `off..off + len` writable, runs `f` on that
+    /// byte range, then makes them executable (and read-only) again. Only
+    /// the touched pages change protection: flipping the whole region per
+    /// block costs a page-table walk over all of it (seen as most of a
+    /// Linux boot's time in the kernel).
+    fn with_mut(&mut self, off: usize, len: usize, f: impl FnOnce(&mut [u8])) {
+        assert!(off + len <= self.size, "code write past the buffer");
+        const PAGE: usize = 4096;
+        let first = (self.base + off) & !(PAGE - 1);
+        let end = (self.base + off + len + PAGE - 1) & !(PAGE - 1);
+        let protect = |prot: libc::c_int| {
+            // SAFETY: `first..end` lies inside the mapping `self.buf` owns
+            // (page-aligned bounds of a range checked against `size`, and
+            // the mapping itself is page-aligned); changing its protection
+            // affects no other Rust object.
+            let rc = unsafe { libc::mprotect(first as *mut libc::c_void, end - first, prot) };
+            if rc != 0 {
+                panic!("mprotect code buffer: {}", std::io::Error::last_os_error());
+            }
         };
-        f(&mut m[..]);
-        self.buf = State::Exec(m.make_exec().expect("mprotect code buffer RX"));
+        protect(libc::PROT_READ | libc::PROT_WRITE);
+        // SAFETY: the range was just made writable; no generated code runs
+        // while the translator holds `&mut self`, and no Rust reference to
+        // these bytes exists (reads go through `bytes`, which needs `&self`).
+        let bytes = unsafe { std::slice::from_raw_parts_mut((self.base + off) as *mut u8, len) };
+        f(bytes);
+        protect(libc::PROT_READ | libc::PROT_EXEC);
     }
 
     /// Copies `code` to offset `off` (which must have room).
     pub fn write(&mut self, off: usize, code: &[u8]) {
-        assert!(off + code.len() <= self.size, "code write past the buffer");
-        self.with_mut(|m| m[off..off + code.len()].copy_from_slice(code));
+        self.with_mut(off, code.len(), |m| m.copy_from_slice(code));
     }
 
     /// Appends `code`; returns its offset, or None if it does not fit.
@@ -96,18 +109,15 @@ impl CodeBuf {
     pub fn patch_jmp(&mut self, site: usize, target: usize) {
         let rel = target as i64 - (site as i64 + 5);
         let rel = i32::try_from(rel).expect("jump within the code buffer");
-        self.with_mut(|m| {
-            debug_assert_eq!(m[site], 0xE9, "patch site is a jmp rel32");
-            m[site + 1..site + 5].copy_from_slice(&rel.to_le_bytes());
+        self.with_mut(site, 5, |m| {
+            debug_assert_eq!(m[0], 0xE9, "patch site is a jmp rel32");
+            m[1..5].copy_from_slice(&rel.to_le_bytes());
         });
     }
 
     /// Reads back `len` bytes at `off` (for disassembly).
     pub fn bytes(&self, off: usize, len: usize) -> Vec<u8> {
-        match &self.buf {
-            State::Exec(e) => e[off..off + len].to_vec(),
-            State::Poisoned => Vec::new(),
-        }
+        self.buf[off..off + len].to_vec()
     }
 }
 

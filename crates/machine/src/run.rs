@@ -75,6 +75,23 @@ struct LoopState {
     serial_pending: VecDeque<u8>,
     input_closed: bool,
     slices: u64,
+    /// Host time spent idle (HLT) since the loop started, and when it
+    /// started: the guest's instruction rate is measured over busy time.
+    idle: Duration,
+    started: Option<Instant>,
+}
+
+impl LoopState {
+    /// Retired instructions per second of busy host time (at least 1 MIPS).
+    fn busy_rate(&self, icount: u64) -> f64 {
+        let busy = self
+            .started
+            .map(|t| t.elapsed().saturating_sub(self.idle))
+            .unwrap_or_default()
+            .as_secs_f64()
+            .max(1e-3);
+        (icount as f64 / busy).max(1e6)
+    }
 }
 
 impl Machine {
@@ -183,6 +200,7 @@ impl Machine {
         let start = Instant::now();
         let mut st = LoopState {
             input_closed: input.is_none(),
+            started: Some(Instant::now()),
             ..LoopState::default()
         };
         loop {
@@ -247,7 +265,9 @@ impl Machine {
         if self.clock.is_virtual() {
             match next {
                 Some(t) if can_wake => {
+                    let before = self.clock.now_ns();
                     self.clock.skip_to(t);
+                    self.advance_tsc_for_idle(t.saturating_sub(before) as f64 * 1e-9, st);
                     return None;
                 }
                 // HLT with IF=0: no timer or input can wake it.
@@ -283,7 +303,8 @@ impl Machine {
         if wait.is_zero() || waiting_input {
             return None;
         }
-        match input {
+        let slept_from = Instant::now();
+        let exit = match input {
             Some(rx) if !st.input_closed => match rx.recv_timeout(wait) {
                 Ok(ev) => (!self.deliver_input(ev, st)).then_some(Exit::Quit),
                 Err(RecvTimeoutError::Timeout) => None,
@@ -296,7 +317,26 @@ impl Machine {
                 std::thread::sleep(wait);
                 None
             }
-        }
+        };
+        let slept = slept_from.elapsed();
+        st.idle += slept;
+        self.advance_tsc_for_idle(slept.as_secs_f64(), st);
+        exit
+    }
+
+    /// The TSC counts retired instructions, and none retire while the CPU
+    /// is halted. A guest that calibrated its TSC against the PIT (Linux)
+    /// would then see its clock stand still whenever it idles and crawl
+    /// through every sleep. So idle time advances the TSC at the rate the
+    /// guest measured: the virtual clock's instruction rate, or in host
+    /// time the instructions retired per second of busy host time.
+    fn advance_tsc_for_idle(&mut self, idle_secs: f64, st: &LoopState) {
+        let rate = match self.clock.insns_for(1_000_000_000) {
+            Some(per_sec) => per_sec as f64,
+            None => st.busy_rate(self.cpu.icount),
+        };
+        let ticks = (idle_secs * rate) as u64;
+        self.cpu.tsc_offset = self.cpu.tsc_offset.wrapping_add(ticks);
     }
 }
 

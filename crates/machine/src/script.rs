@@ -91,6 +91,13 @@ impl Transcript {
         String::from_utf8_lossy(s.buf.get(from..).unwrap_or_default()).into_owned()
     }
 
+    /// Bytes `from..to` (clamped to what was recorded), as (lossy) UTF-8.
+    pub fn text_range(&self, from: usize, to: usize) -> String {
+        let s = lock(&self.0);
+        let to = to.min(s.buf.len());
+        String::from_utf8_lossy(s.buf.get(from.min(to)..to).unwrap_or_default()).into_owned()
+    }
+
     /// The whole transcript.
     pub fn text(&self) -> String {
         self.text_from(0)
@@ -251,9 +258,8 @@ impl Session {
         self.type_text(&format!("{cmd}; echo \"=$?={echo_end}\n"));
         let marker = format!("@@{}@@", 1000 + n);
         let end = self.wait_for_from(&marker, from, max_insns)?;
-        let text = self.console.text_from(from);
-        let body = &text[..text.len().min(end - from - marker.len())];
-        Ok(parse_command_output(body, &echo_end))
+        let body = self.console.text_range(from, end - marker.len());
+        Ok(parse_command_output(&body, &echo_end))
     }
 
     /// [`Session::run_command`] that also requires exit status 0; the
@@ -307,6 +313,9 @@ mod tests {
         assert_eq!(t.find("nope", 0), None);
         assert_eq!(t.tail(3), "dy>");
         assert_eq!(t.text_from(1000), "");
+        assert_eq!(t.text_range(2, 5), "ady");
+        assert_eq!(t.text_range(5, 2), "");
+        assert_eq!(t.text_range(20, 1000), "dy>");
     }
 
     #[test]

@@ -65,9 +65,15 @@ fn freedos_boots_to_the_prompt_and_takes_keyboard_input() {
     let mut m = Machine::with_disks(cfg, Outputs::default(), disks).unwrap();
     let prompt = Watch::new("A:\\>");
     let (tx, rx) = unbounded();
+    let t0 = std::time::Instant::now();
     let exit = m.run(&limits(&prompt), Some(&rx));
     let screen = m.text_screen().unwrap_or_default();
     assert_eq!(exit, Exit::Matched, "screen:\n{screen}");
+    eprintln!(
+        "boot: freedos interp {:.1}s {} insns",
+        t0.elapsed().as_secs_f64(),
+        m.cpu.icount
+    );
     // Type VER and Enter on the keyboard.
     for k in [KeyCode::V, KeyCode::E, KeyCode::R, KeyCode::Enter] {
         tx.send(Input::Key(k, true)).unwrap();
@@ -105,9 +111,15 @@ fn freedos_serial_console_runs_commands() {
     };
     let mut m = Machine::with_disks(cfg, out, disks).unwrap();
     let (tx, rx) = unbounded();
+    let t0 = std::time::Instant::now();
     let exit = m.run(&limits(&ready), Some(&rx));
     let text = || String::from_utf8_lossy(&com1.contents()).into_owned();
     assert_eq!(exit, Exit::Matched, "COM1: {}", text());
+    eprintln!(
+        "boot: freedos-serial interp {:.1}s {} insns",
+        t0.elapsed().as_secs_f64(),
+        m.cpu.icount
+    );
     assert!(text().contains("OXPC-DOS-READY"), "{}", text());
     tx.send(Input::Serial(b"DIR\r\n".to_vec())).unwrap();
     // The watch only sees new output: wait for DIR's summary line.

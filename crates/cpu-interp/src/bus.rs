@@ -45,6 +45,11 @@ pub trait Engine {
         budget: u64,
     ) -> Stop;
 
+    /// A short name for logs and reports ("interp", "dbt", ...).
+    fn name(&self) -> &'static str {
+        "engine"
+    }
+
     /// What the engine has to say at the end of a run (translation
     /// statistics, a lockstep mismatch), for `oxpc run --dbt-stats`.
     fn report(&self) -> Option<String> {

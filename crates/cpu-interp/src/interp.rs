@@ -134,6 +134,10 @@ impl Interpreter {
 }
 
 impl Engine for Interpreter {
+    fn name(&self) -> &'static str {
+        "interp"
+    }
+
     fn run(&mut self, s: &mut CpuState, mmu: &mut Mmu, bus: &mut dyn Bus, budget: u64) -> Stop {
         let end = s.icount.saturating_add(budget);
         let mut cpu = Cpu { s, mmu, bus };

@@ -300,6 +300,10 @@ impl Dbt {
 }
 
 impl Engine for Dbt {
+    fn name(&self) -> &'static str {
+        "dbt"
+    }
+
     fn report(&self) -> Option<String> {
         Some(self.stats().to_string())
     }

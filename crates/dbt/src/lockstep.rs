@@ -340,6 +340,10 @@ impl Lockstep {
 }
 
 impl Engine for Lockstep {
+    fn name(&self) -> &'static str {
+        "lockstep"
+    }
+
     fn report(&self) -> Option<String> {
         let mut r = format!(
             "lockstep: {} blocks compared\n{}",

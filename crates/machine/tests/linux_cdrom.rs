@@ -11,6 +11,15 @@ use devices::cmos::BootDevice;
 
 #[test]
 fn linux_cdrom_boot_and_mount() {
+    linux_cdrom_boot_and_mount_on(TestEngine::Interp);
+}
+
+#[test]
+fn linux_cdrom_boot_and_mount_dbt() {
+    linux_cdrom_boot_and_mount_on(TestEngine::Dbt);
+}
+
+fn linux_cdrom_boot_and_mount_on(engine: TestEngine) {
     let (Some(mut cfg), Some(iso), Some(initrd)) =
         (pc_config(), guest("linux.iso"), guest("initrd.gz"))
     else {
@@ -19,7 +28,7 @@ fn linux_cdrom_boot_and_mount() {
     cfg.boot_order = vec![BootDevice::CdRom, BootDevice::HardDisk];
     // As `oxpc run --headless`: SeaBIOS mirrors its screen text on COM1.
     cfg.sercon = true;
-    let mut s = session(cfg, disks(None, Some(&iso)));
+    let mut s = session_on(engine, cfg, disks(None, Some(&iso)));
     boot_to(&mut s, "linux-cdrom", "OXPC-INIT-READY", LINUX_BOOT_INSNS);
     let log = s.console.text();
     assert!(log.contains("ISOLINUX"), "booted by ISOLINUX:\n{log}");

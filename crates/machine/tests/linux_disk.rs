@@ -13,14 +13,27 @@ use devices::disk::DiskMode;
 
 #[test]
 fn linux_disk_boot_through_syslinux_with_snapshot() {
+    linux_disk_boot_through_syslinux_with_snapshot_on(TestEngine::Interp);
+}
+
+#[test]
+fn linux_disk_boot_through_syslinux_with_snapshot_dbt() {
+    linux_disk_boot_through_syslinux_with_snapshot_on(TestEngine::Dbt);
+}
+
+fn linux_disk_boot_through_syslinux_with_snapshot_on(engine: TestEngine) {
     let (Some(mut cfg), Some(img)) = (pc_config(), guest("disk.img")) else {
         return;
     };
-    let copy = TempCopy::of(&img, "linux-disk-snapshot");
+    let copy = TempCopy::of(&img, &format!("linux-disk-snapshot-{engine:?}"));
     let original = image_bytes(&copy.0);
     // As `oxpc run --headless`: SeaBIOS mirrors its screen text on COM1.
     cfg.sercon = true;
-    let mut s = session(cfg, disks(Some((&copy.0, DiskMode::Snapshot)), None));
+    let mut s = session_on(
+        engine,
+        cfg,
+        disks(Some((&copy.0, DiskMode::Snapshot)), None),
+    );
     boot_to(&mut s, "linux-disk", "OXPC-INIT-READY", LINUX_BOOT_INSNS);
     let log = s.console.text();
     assert!(log.contains("SYSLINUX"), "booted by SYSLINUX:\n{log}");
@@ -39,7 +52,7 @@ fn linux_disk_boot_through_syslinux_with_snapshot() {
     // The VGA console has its own shell (console=tty0).
     let screen = s.machine.text_screen().unwrap_or_default();
     assert!(screen.contains("OXPC-INIT-READY"), "VGA console:\n{screen}");
-    let shot = std::env::temp_dir().join("oxpc-linux-console.png");
+    let shot = std::env::temp_dir().join(format!("oxpc-linux-console-{engine:?}.png"));
     let (w, h, px) = s.machine.render();
     machine::screen::write_png(&shot, w, h, &px).unwrap();
     eprintln!("screenshot: {} ({w}x{h})", shot.display());

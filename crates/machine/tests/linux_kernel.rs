@@ -15,6 +15,15 @@ use machine::config::LinuxBoot;
 
 #[test]
 fn linux_kernel_boot_shell_workload_disk_and_poweroff() {
+    linux_kernel_boot_shell_workload_disk_and_poweroff_on(TestEngine::Interp);
+}
+
+#[test]
+fn linux_kernel_boot_shell_workload_disk_and_poweroff_dbt() {
+    linux_kernel_boot_shell_workload_disk_and_poweroff_on(TestEngine::Dbt);
+}
+
+fn linux_kernel_boot_shell_workload_disk_and_poweroff_on(engine: TestEngine) {
     let (Some(mut cfg), Some(kernel), Some(initrd), Some(img)) = (
         pc_config(),
         guest("vmlinuz"),
@@ -29,8 +38,12 @@ fn linux_kernel_boot_shell_workload_disk_and_poweroff() {
         initrd: Some(std::fs::read(&initrd).unwrap()),
         cmdline: "console=ttyS0 noapic nolapic quiet".into(),
     });
-    let copy = TempCopy::of(&img, "linux-kernel-hda");
-    let mut s = session(cfg, disks(Some((&copy.0, DiskMode::ReadWrite)), None));
+    let copy = TempCopy::of(&img, &format!("linux-kernel-hda-{engine:?}"));
+    let mut s = session_on(
+        engine,
+        cfg,
+        disks(Some((&copy.0, DiskMode::ReadWrite)), None),
+    );
     boot_to(&mut s, "linux-kernel", "OXPC-INIT-READY", LINUX_BOOT_INSNS);
 
     let uname = sh(&mut s, "uname -a");

@@ -54,14 +54,37 @@ pub fn pc_config() -> Option<MachineConfig> {
     Some(cfg)
 }
 
-/// A machine whose COM1 output is scripted.
+/// The CPU engines every guest boot test runs on.
+#[derive(Clone, Copy, Debug)]
+pub enum TestEngine {
+    /// The reference interpreter.
+    Interp,
+    /// The translator (`oxpc run`'s default).
+    Dbt,
+}
+
+impl TestEngine {
+    pub fn build(self) -> Box<dyn cpu_interp::Engine> {
+        match self {
+            TestEngine::Interp => Box::new(cpu_interp::Interpreter::new()),
+            TestEngine::Dbt => Box::new(dbt::Dbt::new()),
+        }
+    }
+}
+
+/// A machine on the interpreter whose COM1 output is scripted.
 pub fn session(cfg: MachineConfig, disks: Disks) -> Session {
+    session_on(TestEngine::Interp, cfg, disks)
+}
+
+/// A machine on `engine` whose COM1 output is scripted.
+pub fn session_on(engine: TestEngine, cfg: MachineConfig, disks: Disks) -> Session {
     let console = Transcript::new();
     let out = Outputs {
         com1: console.sink(),
         ..Outputs::default()
     };
-    let m = Machine::with_disks(cfg, out, disks).expect("machine builds");
+    let m = Machine::with_engine(cfg, out, disks, engine.build()).expect("machine builds");
     Session::new(m, console)
 }
 
@@ -100,7 +123,8 @@ pub fn boot_to(s: &mut Session, guest: &str, marker: &str, max_insns: u64) -> (f
     }
     let secs = t0.elapsed().as_secs_f64();
     let insns = s.machine.cpu.icount;
-    eprintln!("boot: {guest} interp {secs:.1}s {insns} insns");
+    let engine = s.machine.engine.name();
+    eprintln!("boot: {guest} {engine} {secs:.1}s {insns} insns");
     (secs, insns)
 }
 

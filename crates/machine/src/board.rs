@@ -385,6 +385,12 @@ impl Machine {
         self.bus.memory.discard_pam();
         // Port 0x92's reset bit reads 0 again after a reset.
         lock(&self.dev.port92).state = Default::default();
+        // The disk controllers see the reset line too (media stay in;
+        // pending writes were already written through to the images).
+        lock(&self.dev.fdc).reset();
+        for ch in &self.dev.ide {
+            lock(ch).reset();
+        }
         roms::reset_shadow(&mut self.mmu);
         self.sys.set_a20(true);
         self.mmu.set_a20(true);

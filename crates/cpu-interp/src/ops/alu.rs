@@ -188,27 +188,16 @@ pub fn register(t: &mut Table) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::fl;
 
     #[track_caller]
     fn expect(op: AluOp, size: u8, a: u32, b: u32, cf: bool, res: u32, flags: &str) {
         let (r, lf) = compute(op, size, a, b, cf);
         assert_eq!(r, res, "{op:?} {a:#x},{b:#x}");
-        let f = lf.arith(0);
-        let mut names = Vec::new();
-        for (bit, n) in [
-            (fl::CF, "CF"),
-            (fl::PF, "PF"),
-            (fl::AF, "AF"),
-            (fl::ZF, "ZF"),
-            (fl::SF, "SF"),
-            (fl::OF, "OF"),
-        ] {
-            if f & bit != 0 {
-                names.push(n);
-            }
-        }
-        assert_eq!(names.join(" "), flags, "{op:?} {a:#x},{b:#x}");
+        assert_eq!(
+            crate::ops::flag_names(lf.arith(0)),
+            flags,
+            "{op:?} {a:#x},{b:#x}"
+        );
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub const SLICE_INSNS: u64 = 20_000;
 const SCREEN_CHECK_SLICES: u64 = 256;
 /// Longest host sleep while halted (host time), so input stays responsive.
 const MAX_HALT_SLEEP: Duration = Duration::from_millis(10);
+/// The TSC rate the guest sees in host-time mode: a 3 GHz part, above the
+/// translator's peak instruction rate so that the TSC follows host time
+/// rather than the instruction count (see [`Machine::follow_host_time`]).
+pub const HOST_TSC_HZ: u64 = 3_000_000_000;
 
 /// Host input for the guest.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,23 +79,6 @@ struct LoopState {
     serial_pending: VecDeque<u8>,
     input_closed: bool,
     slices: u64,
-    /// Host time spent idle (HLT) since the loop started, and when it
-    /// started: the guest's instruction rate is measured over busy time.
-    idle: Duration,
-    started: Option<Instant>,
-}
-
-impl LoopState {
-    /// Retired instructions per second of busy host time (at least 1 MIPS).
-    fn busy_rate(&self, icount: u64) -> f64 {
-        let busy = self
-            .started
-            .map(|t| t.elapsed().saturating_sub(self.idle))
-            .unwrap_or_default()
-            .as_secs_f64()
-            .max(1e-3);
-        (icount as f64 / busy).max(1e6)
-    }
 }
 
 impl Machine {
@@ -141,6 +128,9 @@ impl Machine {
     pub fn run_slice(&mut self, max: u64) -> (Stop, Option<u64>) {
         self.apply_memory_changes();
         let now = self.clock.now_ns();
+        if !self.clock.is_virtual() {
+            self.follow_host_time();
+        }
         let next = self.poll_devices(now);
         let mut budget = max.max(1);
         if let (Some(t), true) = (next, self.clock.is_virtual()) {
@@ -200,7 +190,6 @@ impl Machine {
         let start = Instant::now();
         let mut st = LoopState {
             input_closed: input.is_none(),
-            started: Some(Instant::now()),
             ..LoopState::default()
         };
         loop {
@@ -267,7 +256,7 @@ impl Machine {
                 Some(t) if can_wake => {
                     let before = self.clock.now_ns();
                     self.clock.skip_to(t);
-                    self.advance_tsc_for_idle(t.saturating_sub(before) as f64 * 1e-9, st);
+                    self.advance_tsc_for_idle(t.saturating_sub(before));
                     return None;
                 }
                 // HLT with IF=0: no timer or input can wake it.
@@ -303,8 +292,7 @@ impl Machine {
         if wait.is_zero() || waiting_input {
             return None;
         }
-        let slept_from = Instant::now();
-        let exit = match input {
+        match input {
             Some(rx) if !st.input_closed => match rx.recv_timeout(wait) {
                 Ok(ev) => (!self.deliver_input(ev, st)).then_some(Exit::Quit),
                 Err(RecvTimeoutError::Timeout) => None,
@@ -317,26 +305,34 @@ impl Machine {
                 std::thread::sleep(wait);
                 None
             }
-        };
-        let slept = slept_from.elapsed();
-        st.idle += slept;
-        self.advance_tsc_for_idle(slept.as_secs_f64(), st);
-        exit
+        }
     }
 
-    /// The TSC counts retired instructions, and none retire while the CPU
-    /// is halted. A guest that calibrated its TSC against the PIT (Linux)
-    /// would then see its clock stand still whenever it idles and crawl
-    /// through every sleep. So idle time advances the TSC at the rate the
-    /// guest measured: the virtual clock's instruction rate, or in host
-    /// time the instructions retired per second of busy host time.
-    fn advance_tsc_for_idle(&mut self, idle_secs: f64, st: &LoopState) {
-        let rate = match self.clock.insns_for(1_000_000_000) {
-            Some(per_sec) => per_sec as f64,
-            None => st.busy_rate(self.cpu.icount),
-        };
-        let ticks = (idle_secs * rate) as u64;
+    /// Virtual time: the TSC counts retired instructions, and none retire
+    /// while the CPU is halted, so skipping `idle_ns` of virtual time to
+    /// the next timer advances the TSC by the instructions that time
+    /// stands for. Otherwise a guest that calibrated its TSC (Linux) would
+    /// see its clock stand still whenever it idles.
+    fn advance_tsc_for_idle(&mut self, idle_ns: u64) {
+        let ticks = self.clock.insns_for(idle_ns).unwrap_or(0);
         self.cpu.tsc_offset = self.cpu.tsc_offset.wrapping_add(ticks);
+    }
+
+    /// Host time: the TSC follows the machine clock at [`HOST_TSC_HZ`].
+    /// Counting retired instructions alone made its rate depend on what
+    /// the guest ran: Linux calibrates the TSC against the PIT in an
+    /// I/O-bound loop (few instructions per second, every port access a
+    /// trip to the device model), then runs translated code at hundreds of
+    /// MIPS, and its clock ran 5-7x fast. So before each slice the TSC is
+    /// moved up to the host-time value; within a slice it still advances
+    /// by one per instruction, and it never goes backwards.
+    fn follow_host_time(&mut self) {
+        let now = self.clock.now_ns() as u128;
+        let target = (now * HOST_TSC_HZ as u128 / 1_000_000_000) as u64;
+        let current = self.cpu.tsc();
+        if target > current {
+            self.cpu.tsc_offset = self.cpu.tsc_offset.wrapping_add(target - current);
+        }
     }
 }
 
@@ -474,6 +470,40 @@ mod tests {
             m.cpu.icount < 10_000,
             "time was skipped, not executed: {}",
             m.cpu.icount
+        );
+    }
+
+    /// In host time the TSC runs at `HOST_TSC_HZ` whatever the guest
+    /// executes: here a loop of port reads, far below 3000 MIPS.
+    #[test]
+    fn host_time_tsc_follows_the_clock_not_the_instruction_count() {
+        // l: in al,0x61; jmp l
+        let code = [0xE4, 0x61, 0xEB, 0xFC];
+        let created = Instant::now();
+        let mut cfg = MachineConfig::new(bios(&code), None);
+        cfg.clock = ClockMode::Host;
+        let mut m = Machine::new(cfg, Outputs::default()).unwrap();
+        let started = Instant::now();
+        let exit = m.run(
+            &RunLimits {
+                wall: Some(Duration::from_millis(300)),
+                ..Default::default()
+            },
+            None,
+        );
+        assert_eq!(exit, Exit::Timeout);
+        let hz = HOST_TSC_HZ as f64;
+        let tsc = m.cpu.tsc() as f64;
+        let low = started.elapsed().as_secs_f64() * hz * 0.8;
+        let high = created.elapsed().as_secs_f64() * hz + SLICE_INSNS as f64;
+        assert!(
+            tsc >= low && tsc <= high,
+            "tsc {tsc} outside {low}..{high} ({} instructions)",
+            m.cpu.icount
+        );
+        assert!(
+            (m.cpu.icount as f64) < tsc / 4.0,
+            "the TSC counted instructions"
         );
     }
 

@@ -1,12 +1,14 @@
-//! The interpreter engine: runs decoded blocks, takes external interrupts at
-//! instruction boundaries (honouring the STI / MOV SS shadow), delivers
-//! exceptions, sleeps in HLT, and drops decoded blocks whose bytes change.
+//! The interpreter engine: runs decoded blocks, delivers exceptions, and
+//! drops decoded blocks whose bytes change. The outer loop (interrupts at
+//! instruction boundaries, the STI / MOV SS shadow, TF, breakpoints, HLT)
+//! is `driver`, shared with the translator.
 
 use mmu::Mmu;
 
 use crate::bus::{Bus, Engine, Stop};
-use crate::cpu::{Cpu, EXIT_BLOCK, EXIT_EXTERNAL};
+use crate::cpu::{Cpu, EXIT_BLOCK};
 use crate::decode::BlockCache;
+use crate::driver::{self, BlockRunner};
 use crate::state::{fl, CpuState, RunState};
 use crate::sys::interrupt;
 
@@ -133,53 +135,26 @@ impl Interpreter {
     }
 }
 
+impl BlockRunner for Interpreter {
+    fn interpreter(&mut self) -> &mut Interpreter {
+        self
+    }
+
+    fn run_blocks(&mut self, cpu: &mut Cpu, end: u64) -> bool {
+        Interpreter::run_blocks(self, cpu, end)
+    }
+
+    fn sync_code_pages(&mut self, mmu: &mut Mmu) {
+        Interpreter::sync_code_pages(self, mmu)
+    }
+}
+
 impl Engine for Interpreter {
     fn name(&self) -> &'static str {
         "interp"
     }
 
     fn run(&mut self, s: &mut CpuState, mmu: &mut Mmu, bus: &mut dyn Bus, budget: u64) -> Stop {
-        let end = s.icount.saturating_add(budget);
-        let mut cpu = Cpu { s, mmu, bus };
-        self.sync_code_pages(cpu.mmu);
-        // The INTR line is looked at on entry (the machine may have raised
-        // an IRQ between slices) and after blocks that changed state;
-        // devices only raise interrupts from port I/O or between slices.
-        let mut poll = true;
-        loop {
-            if cpu.s.run_state == RunState::Shutdown {
-                return Stop::Shutdown;
-            }
-            if cpu.s.exit_request & EXIT_EXTERNAL != 0 {
-                cpu.s.exit_request &= !EXIT_EXTERNAL;
-                return Stop::ExitRequest;
-            }
-            if cpu.s.icount >= end {
-                return Stop::Budget;
-            }
-            let shadow = cpu.s.int_shadow;
-            cpu.s.int_shadow = false;
-            if !shadow && poll {
-                Self::poll_interrupt(&mut cpu);
-                poll = false;
-            }
-            if cpu.s.run_state == RunState::Halted {
-                return Stop::Halted;
-            }
-            // Inside an interrupt shadow, run exactly one instruction
-            // before interrupts are looked at again.
-            // EFLAGS.TF: run one instruction, then the single-step trap
-            // (unless the instruction itself faulted).
-            let single_step = cpu.s.eflags & fl::TF != 0;
-            poll |= if shadow || single_step {
-                self.run_block(&mut cpu, true) || shadow
-            } else {
-                self.run_blocks(&mut cpu, end)
-            };
-            if single_step && !self.last_faulted && cpu.s.run_state != RunState::Shutdown {
-                interrupt::single_step_trap(&mut cpu);
-                poll = true;
-            }
-        }
+        driver::drive(self, s, mmu, bus, budget)
     }
 }

@@ -12,8 +12,10 @@
 pub mod bus;
 pub mod cpu;
 pub mod cpuid;
+pub mod debugreg;
 pub mod decode;
 pub mod dispatch;
+pub mod driver;
 pub mod exception;
 pub mod flags;
 pub mod harness;

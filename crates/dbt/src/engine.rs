@@ -1,7 +1,8 @@
 //! The translator engine: the dispatcher loop around translated code.
 //!
-//! Same outer loop as the interpreter (shutdown, external exit requests,
-//! budget, interrupt polling with the STI/MOV SS shadow, HLT). Each step
+//! The outer loop (shutdown, external exit requests, budget, interrupt
+//! polling with the STI/MOV SS shadow, TF, breakpoints, HLT) is the one
+//! every engine shares, `cpu_interp::driver`. Each step
 //! looks the current CS:EIP up in the translation cache; a miss runs the
 //! block in the interpreter, whose per-block `exec_count` decides when to
 //! translate it. After every block the dirty-code-page list is drained once
@@ -26,10 +27,10 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use cpu_interp::bus::{Bus, Engine, Stop};
-use cpu_interp::cpu::{Cpu, EXIT_BLOCK, EXIT_EXTERNAL};
+use cpu_interp::cpu::{Cpu, EXIT_BLOCK};
 use cpu_interp::decode::Block;
-use cpu_interp::state::{fl, CpuState, RunState, CS};
-use cpu_interp::sys::interrupt;
+use cpu_interp::driver::{self, BlockRunner};
+use cpu_interp::state::{CpuState, RunState, CS};
 use cpu_interp::Interpreter;
 use mmu::Mmu;
 
@@ -308,51 +309,29 @@ impl Engine for Dbt {
         Some(self.stats().to_string())
     }
 
-    /// The interpreter's outer loop (see `cpu_interp::interp`): the INTR
-    /// line is looked at on entry and after blocks that changed state;
-    /// interrupt shadows and EFLAGS.TF run single instructions in the
+    /// The outer loop every engine shares (`cpu_interp::driver`): this
+    /// engine's fast path is [`Dbt::step`]; interrupt shadows, EFLAGS.TF
+    /// and enabled hardware breakpoints run single instructions in the
     /// interpreter.
     fn run(&mut self, s: &mut CpuState, mmu: &mut Mmu, bus: &mut dyn Bus, budget: u64) -> Stop {
-        let end = s.icount.saturating_add(budget);
-        let mut cpu = Cpu { s, mmu, bus };
-        self.sync_code_pages(cpu.mmu);
-        let mut poll = true;
-        loop {
-            if cpu.s.run_state == RunState::Shutdown {
-                return Stop::Shutdown;
-            }
-            if cpu.s.exit_request & EXIT_EXTERNAL != 0 {
-                cpu.s.exit_request &= !EXIT_EXTERNAL;
-                return Stop::ExitRequest;
-            }
-            if cpu.s.icount >= end {
-                return Stop::Budget;
-            }
-            let shadow = cpu.s.int_shadow;
-            cpu.s.int_shadow = false;
-            if !shadow && poll {
-                Interpreter::poll_interrupt(&mut cpu);
-                poll = false;
-            }
-            if cpu.s.run_state == RunState::Halted {
-                return Stop::Halted;
-            }
-            let single_step = cpu.s.eflags & fl::TF != 0;
-            if shadow || single_step {
-                self.stats.interp_blocks += 1;
-                let changed = self.interp.run_block_nosync(&mut cpu, true);
-                self.sync_code_pages(cpu.mmu);
-                poll |= changed || shadow;
-                if single_step
-                    && !self.interp.last_faulted()
-                    && cpu.s.run_state != RunState::Shutdown
-                {
-                    interrupt::single_step_trap(&mut cpu);
-                    poll = true;
-                }
-                continue;
-            }
-            poll |= self.step(&mut cpu, end);
-        }
+        driver::drive(self, s, mmu, bus, budget)
+    }
+}
+
+impl BlockRunner for Dbt {
+    fn interpreter(&mut self) -> &mut Interpreter {
+        &mut self.interp
+    }
+
+    fn run_blocks(&mut self, cpu: &mut Cpu, end: u64) -> bool {
+        self.step(cpu, end)
+    }
+
+    fn sync_code_pages(&mut self, mmu: &mut Mmu) {
+        Dbt::sync_code_pages(self, mmu)
+    }
+
+    fn note_single(&mut self) {
+        self.stats.interp_blocks += 1;
     }
 }

@@ -156,6 +156,9 @@ fn mov_dr_r32(cpu: &mut Cpu, d: &Decoded) -> Result<()> {
         7 => (v & 0xFFFF_23FF) | 0x400,
         _ => v,
     };
+    // Enabling or moving a breakpoint changes how the engine must run
+    // the next instruction (see `driver`).
+    cpu.end_block();
     Ok(())
 }
 

@@ -18,6 +18,13 @@ pub trait Bus {
     /// (A20 gate, PAM shadowing), so the next instruction already sees it.
     /// Called by OUT and OUTS right after [`Bus::io_write`].
     fn sync_memory(&mut self, _mmu: &mut mmu::Mmu) {}
+    /// The value RDTSC (and RDMSR 0x10) returns. The CPU's own TSC is
+    /// `icount + tsc_offset`, one tick per retired instruction; a machine
+    /// running in host time returns a value that follows the host clock
+    /// instead (never less than the CPU's, never going backwards).
+    fn read_tsc(&mut self, icount: u64, tsc_offset: u64) -> u64 {
+        icount.wrapping_add(tsc_offset)
+    }
 }
 
 /// Why an engine returned to its caller.

@@ -6,6 +6,15 @@
 //! a GDT had been loaded) and also writes a real GDT, so segment reloads
 //! work: selector 0x08 = 32-bit code, 0x10 = 32-bit data, 0x1B = ring-3
 //! code, 0x23 = ring-3 data.
+//!
+//! The engine is pluggable: by default `run`/`run_budget` use the built-in
+//! [`Interpreter`] (`m.interp`, whose block cache tests and benchmarks look
+//! at); [`TestMachine::with_engine`] / [`TestMachine::set_engine`] put
+//! another [`Engine`] (the translator, the lockstep runner) in its place,
+//! which is how the engine-generic conformance suite in `test-suites` runs
+//! the same cases on every engine. Code written with `mmu.phys.write_bytes`
+//! between runs is seen by every engine: physical writes are recorded by
+//! mmu's code-page tracking, which engines drain at the start of `run`.
 
 use iced_x86::code_asm::CodeAssembler;
 use mmu::{Mmu, PhysMem};
@@ -27,7 +36,10 @@ pub struct TestMachine {
     pub s: CpuState,
     pub mmu: Mmu,
     pub bus: NullBus,
+    /// The default engine (used while `engine` is None).
     pub interp: Interpreter,
+    /// An engine that replaces `interp` for `run`/`run_budget`.
+    pub engine: Option<Box<dyn Engine>>,
 }
 
 /// Assembles 16-bit code at `ip`.
@@ -59,6 +71,27 @@ impl TestMachine {
             mmu: Mmu::new(phys),
             bus: NullBus::default(),
             interp: Interpreter::new(),
+            engine: None,
+        }
+    }
+
+    /// This machine, run by `engine` instead of the built-in interpreter.
+    pub fn with_engine(mut self, engine: Box<dyn Engine>) -> TestMachine {
+        self.engine = Some(engine);
+        self
+    }
+
+    /// Runs this machine with `engine` from now on (None: the built-in
+    /// interpreter). The old engine's caches are dropped with it.
+    pub fn set_engine(&mut self, engine: Option<Box<dyn Engine>>) {
+        self.engine = engine;
+    }
+
+    /// The name of the engine `run` uses ("interp", "dbt", ...).
+    pub fn engine_name(&self) -> &'static str {
+        match &self.engine {
+            Some(e) => e.name(),
+            None => self.interp.name(),
         }
     }
 
@@ -125,10 +158,22 @@ impl TestMachine {
         m
     }
 
-    /// Runs until HLT, shutdown or `budget` instructions.
+    /// Runs until HLT, shutdown or `budget` instructions, on the chosen
+    /// engine. A lockstep engine's mismatch fails the test (panics with
+    /// the difference): in a test, it is a bug in one of the engines.
     pub fn run_budget(&mut self, budget: u64) -> Stop {
-        self.interp
-            .run(&mut self.s, &mut self.mmu, &mut self.bus, budget)
+        match &mut self.engine {
+            None => self
+                .interp
+                .run(&mut self.s, &mut self.mmu, &mut self.bus, budget),
+            Some(e) => {
+                let stop = e.run(&mut self.s, &mut self.mmu, &mut self.bus, budget);
+                if let Some(m) = e.mismatch() {
+                    panic!("{} engine: {m}", e.name());
+                }
+                stop
+            }
+        }
     }
 
     /// Runs until HLT (panics in tests if it does not halt within 10M
@@ -150,4 +195,48 @@ pub fn flat_seg(selector: u16, access_byte: u8) -> Segment {
         hi: 0x00CF_0000 | ((access_byte as u32) << 8),
     };
     d.to_segment(selector)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An engine that only counts its calls, to see `run` go through it.
+    struct Counting(u32);
+
+    impl Engine for Counting {
+        fn run(&mut self, cpu: &mut CpuState, _: &mut Mmu, _: &mut dyn crate::Bus, _: u64) -> Stop {
+            self.0 += 1;
+            cpu.regs[EAX] = self.0;
+            Stop::Budget
+        }
+        fn name(&self) -> &'static str {
+            "counting"
+        }
+    }
+
+    #[test]
+    fn default_engine_is_the_interpreter() {
+        let code = asm32(CODE_BASE as u64, |a| {
+            a.mov(iced_x86::code_asm::eax, 42u32).unwrap();
+            a.hlt().unwrap();
+        });
+        let mut m = TestMachine::flat32(&code);
+        assert_eq!(m.engine_name(), "interp");
+        assert_eq!(m.run(), Stop::Halted);
+        assert_eq!(m.s.regs[EAX], 42);
+        assert!(m.interp.cache.decoded_blocks > 0);
+    }
+
+    #[test]
+    fn a_plugged_engine_replaces_the_interpreter() {
+        let mut m = TestMachine::flat32(&[0xF4]).with_engine(Box::new(Counting(0)));
+        assert_eq!(m.engine_name(), "counting");
+        assert_eq!(m.run(), Stop::Budget);
+        assert_eq!(m.run_budget(5), Stop::Budget);
+        assert_eq!(m.s.regs[EAX], 2);
+        assert_eq!(m.interp.cache.decoded_blocks, 0, "interpreter unused");
+        m.set_engine(None);
+        assert_eq!(m.run(), Stop::Halted);
+    }
 }

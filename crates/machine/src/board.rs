@@ -47,6 +47,7 @@ use crate::linux::{loader_rom, LinuxImage, LinuxLoader, LOADER_PORT};
 use crate::pci_vga::{VgaPci, PCI_MEM_BASE, PCI_MEM_END};
 use crate::roms;
 use crate::sinks::SharedSink;
+use crate::tsc::HostTsc;
 
 /// Where the machine's byte streams go.
 pub struct Outputs {
@@ -328,7 +329,7 @@ impl Machine {
         let fw_cfg = shared(fw);
         reg!(0x510, 0x511, "fw_cfg", fw_cfg.clone())?;
 
-        let bus = PcBus::new(ports, irq, memory);
+        let bus = PcBus::new(ports, irq, memory, HostTsc::new(clock.clone()));
         Ok(Machine {
             cpu: CpuState::new(),
             mmu,

@@ -20,6 +20,7 @@ use devices::sysctl::SystemControl;
 use devices::{IrqLine, PortBus};
 
 use crate::irq::Interrupts;
+use crate::tsc::HostTsc;
 
 /// A PAM window change: (base, length, reads from RAM, writes to RAM).
 pub type PamChange = (u32, u32, bool, bool);
@@ -78,18 +79,21 @@ pub struct PcBus {
     pub irq: Arc<Interrupts>,
     irq13: IrqLine,
     pub memory: MemorySync,
+    /// RDTSC in host time (see `tsc.rs`).
+    pub tsc: HostTsc,
     /// Port I/O operations since start (statistics).
     pub io_count: u64,
 }
 
 impl PcBus {
-    pub fn new(ports: PortBus, irq: Arc<Interrupts>, memory: MemorySync) -> PcBus {
+    pub fn new(ports: PortBus, irq: Arc<Interrupts>, memory: MemorySync, tsc: HostTsc) -> PcBus {
         let irq13 = IrqLine::new(irq.clone(), 13);
         PcBus {
             ports,
             irq,
             irq13,
             memory,
+            tsc,
             io_count: 0,
         }
     }
@@ -121,6 +125,10 @@ impl Bus for PcBus {
     fn sync_memory(&mut self, mmu: &mut mmu::Mmu) {
         self.memory.apply(mmu);
     }
+
+    fn read_tsc(&mut self, icount: u64, tsc_offset: u64) -> u64 {
+        self.tsc.read(icount, tsc_offset)
+    }
 }
 
 #[cfg(test)]
@@ -128,6 +136,12 @@ mod tests {
     use super::*;
     use crate::irq::PicPorts;
     use std::sync::Mutex;
+
+    fn test_tsc() -> HostTsc {
+        let clock =
+            crate::clock::MachineClock::new(crate::config::ClockMode::Virtual { ns_per_insn: 10 });
+        HostTsc::new(clock)
+    }
 
     #[test]
     fn ports_and_interrupts() {
@@ -149,7 +163,12 @@ mod tests {
                 Arc::new(Mutex::new(PicPorts(irq.clone()))),
             )
             .unwrap();
-        let mut bus = PcBus::new(ports, irq, MemorySync::new(SystemControl::new()));
+        let mut bus = PcBus::new(
+            ports,
+            irq,
+            MemorySync::new(SystemControl::new()),
+            test_tsc(),
+        );
         assert_eq!(bus.io_read(0x1234, 1), 0xFF, "unclaimed port");
         for (p, v) in [
             (0x20, 0x11),
@@ -180,7 +199,7 @@ mod tests {
     fn memory_changes_reach_the_mmu_on_sync() {
         let sys = SystemControl::new();
         let sync = MemorySync::new(sys.clone());
-        let mut bus = PcBus::new(PortBus::new(), Interrupts::new(), sync.clone());
+        let mut bus = PcBus::new(PortBus::new(), Interrupts::new(), sync.clone(), test_tsc());
         let mut mmu = mmu::Mmu::new(mmu::PhysMem::new(2 << 20).unwrap());
         mmu.phys.write_u8(0x10_0000, 0x5A);
         sys.set_a20(false);

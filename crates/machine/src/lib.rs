@@ -23,6 +23,7 @@ pub mod screen;
 pub mod script;
 pub mod sinks;
 pub mod terminal;
+pub mod tsc;
 pub mod window;
 
 pub use board::{Machine, Outputs};

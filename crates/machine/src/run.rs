@@ -28,10 +28,6 @@ pub const SLICE_INSNS: u64 = 20_000;
 const SCREEN_CHECK_SLICES: u64 = 256;
 /// Longest host sleep while halted (host time), so input stays responsive.
 const MAX_HALT_SLEEP: Duration = Duration::from_millis(10);
-/// The TSC rate the guest sees in host-time mode: a 3 GHz part, above the
-/// translator's peak instruction rate so that the TSC follows host time
-/// rather than the instruction count (see [`Machine::follow_host_time`]).
-pub const HOST_TSC_HZ: u64 = 3_000_000_000;
 
 /// Host input for the guest.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -318,21 +314,11 @@ impl Machine {
         self.cpu.tsc_offset = self.cpu.tsc_offset.wrapping_add(ticks);
     }
 
-    /// Host time: the TSC follows the machine clock at [`HOST_TSC_HZ`].
-    /// Counting retired instructions alone made its rate depend on what
-    /// the guest ran: Linux calibrates the TSC against the PIT in an
-    /// I/O-bound loop (few instructions per second, every port access a
-    /// trip to the device model), then runs translated code at hundreds of
-    /// MIPS, and its clock ran 5-7x fast. So before each slice the TSC is
-    /// moved up to the host-time value; within a slice it still advances
-    /// by one per instruction, and it never goes backwards.
+    /// Host time: the CPU's TSC is moved up to the host-time value
+    /// before each slice (see `tsc.rs`).
     fn follow_host_time(&mut self) {
-        let now = self.clock.now_ns() as u128;
-        let target = (now * HOST_TSC_HZ as u128 / 1_000_000_000) as u64;
-        let current = self.cpu.tsc();
-        if target > current {
-            self.cpu.tsc_offset = self.cpu.tsc_offset.wrapping_add(target - current);
-        }
+        let icount = self.cpu.icount;
+        self.bus.tsc.sync(icount, &mut self.cpu.tsc_offset);
     }
 }
 
@@ -341,6 +327,7 @@ mod tests {
     use super::*;
     use crate::board::Outputs;
     use crate::config::{ClockMode, MachineConfig};
+    use crate::tsc::HOST_TSC_HZ;
     use devices::sink::CaptureSink;
 
     fn bios(code: &[u8]) -> Vec<u8> {

@@ -1,4 +1,5 @@
-//! Running the same instruction on the interpreter: a flat 32-bit
+//! Running the same instruction on an engine (the interpreter, the
+//! translator, ...): a flat 32-bit
 //! protected-mode machine (CPL 0) whose DS and ES are 64 KiB data segments
 //! based at the data window, like the host's LDT segment. The instruction
 //! is followed by HLT; an IDT sends every exception to its own HLT, so the
@@ -7,7 +8,7 @@
 
 use cpu_interp::harness::{flat_seg, TestMachine};
 use cpu_interp::state::*;
-use cpu_interp::Stop;
+use cpu_interp::{Engine, Stop};
 
 use super::layout::*;
 
@@ -15,7 +16,7 @@ const IDT: u32 = 0x2000;
 /// Exception handlers: one HLT per vector at `HANDLERS + vector`.
 const HANDLERS: u32 = 0x3000;
 
-/// How a run on the interpreter ended.
+/// How a run on the engine ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Done(Box<MachineState>),
@@ -30,9 +31,12 @@ pub struct Guest {
 }
 
 impl Guest {
-    /// A machine whose region sits at `base` (the host runner's address).
-    pub fn new(base: u32) -> Guest {
-        let mut m = TestMachine::flat32(&[]);
+    /// A machine whose region sits at `base` (the host runner's address),
+    /// run by `engine`. Each case's code is written to the same place;
+    /// mmu's code-page tracking makes every engine drop what it decoded
+    /// or translated from the previous case.
+    pub fn new(base: u32, engine: Box<dyn Engine>) -> Guest {
+        let mut m = TestMachine::flat32(&[]).with_engine(engine);
         for v in 0..256u32 {
             let off = HANDLERS + v;
             let lo = (0x08 << 16) | (off & 0xFFFF);
@@ -64,7 +68,6 @@ impl Guest {
         let m = &mut self.m;
         m.s = self.template.clone();
         m.mmu.phys.write_bytes(at, &bytes);
-        m.interp.cache.clear();
         m.s.regs = input.regs;
         m.s.set_eflags_raw((input.eflags & 0x0CD5) | fl::IF | 2);
         let start = if code16 {
@@ -111,7 +114,7 @@ mod tests {
     #[test]
     fn runs_and_reports_exceptions() {
         let base = 0x0050_0000;
-        let mut g = Guest::new(base);
+        let mut g = Guest::new(base, Box::new(cpu_interp::Interpreter::new()));
         let mut s = MachineState::default();
         s.regs[0] = 5;
         s.regs[1] = 7;

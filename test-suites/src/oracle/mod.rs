@@ -1,7 +1,8 @@
 //! The host-CPU oracle for the integer instruction set: every user-mode
 //! integer instruction form (see `forms`) run natively on the x86-64 host
-//! in a 32-bit compatibility-mode segment (`host`) and on the interpreter
-//! (`guest`) from the same random starting state (`gen`), comparing
+//! in a 32-bit compatibility-mode segment (`host`) and on an engine, the
+//! interpreter or the translator (`guest`), from the same random starting
+//! state (`gen`), comparing
 //! registers, the data and stack windows and the flags the SDM defines
 //! (`expect`).
 //!
@@ -21,6 +22,7 @@ pub mod layout;
 
 use std::collections::BTreeMap;
 
+use cpu_interp::Engine;
 use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
 
 use expect::COMPARED;
@@ -38,6 +40,8 @@ pub struct Mismatch {
 
 #[derive(Default, Debug)]
 pub struct Report {
+    /// The engine's name ("interp", "dbt", ...).
+    pub engine: &'static str,
     pub cases: u64,
     pub forms: usize,
     /// Mismatches in forms not on the known list.
@@ -53,8 +57,12 @@ pub struct Report {
 
 impl Report {
     pub fn summary(&self) -> String {
+        let tag = match self.engine {
+            "" | "interp" => String::new(),
+            e => format!(" [{e}]"),
+        };
         format!(
-            "host-oracle: {} cases, {} forms, {} mismatches",
+            "host-oracle{tag}: {} cases, {} forms, {} mismatches",
             self.cases, self.forms, self.mismatch_count
         )
     }
@@ -103,8 +111,8 @@ fn window_diff(name: &str, host: &[u8], guest: &[u8]) -> Option<String> {
 fn compare(case: &Case, host: &MachineState, guest: &Outcome) -> Verdict {
     let g = match guest {
         Outcome::Done(g) => g,
-        Outcome::Exception(v) => return Verdict::Differs(format!("interpreter raised vector {v}")),
-        Outcome::Other(s) => return Verdict::Differs(format!("interpreter {s}")),
+        Outcome::Exception(v) => return Verdict::Differs(format!("engine raised vector {v}")),
+        Outcome::Other(s) => return Verdict::Differs(format!("engine {s}")),
     };
     let mut defined = Vec::new();
     let mut undefined = Vec::new();
@@ -179,13 +187,16 @@ fn dump_windows(input: &MachineState, host: &MachineState, guest: &Outcome) {
     }
 }
 
-/// Runs `cases_per_form` cases of every form from `seed`.
-pub fn run(cases_per_form: u32, seed: u64) -> Result<Report, String> {
+/// Runs `cases_per_form` cases of every form from `seed` on `engine`.
+pub fn run(cases_per_form: u32, seed: u64, engine: Box<dyn Engine>) -> Result<Report, String> {
     let mut host = Host::new().map_err(|e| e.0)?;
     let base = host.base();
-    let mut guest = Guest::new(base);
+    let mut rep = Report {
+        engine: engine.name(),
+        ..Report::default()
+    };
+    let mut guest = Guest::new(base, engine);
     let forms = forms::all_forms();
-    let mut rep = Report::default();
     let trace = std::env::var_os("OXPC_ORACLE_TRACE").is_some();
     let only = std::env::var("OXPC_ORACLE_FORM").ok();
     let variants = forms.iter().flat_map(|f| [(f, false), (f, true)]);

@@ -35,7 +35,7 @@ fn rdtsc(cpu: &mut Cpu, _d: &Decoded) -> Result<()> {
     if cpu.s.cr4 & cr4::TSD != 0 && cpu.s.protected_mode() && cpu.s.cpl != 0 {
         return Err(Exception::GP(0));
     }
-    let t = cpu.s.tsc();
+    let t = cpu.bus.read_tsc(cpu.s.icount, cpu.s.tsc_offset);
     cpu.s.regs[EAX] = t as u32;
     cpu.s.regs[EDX] = (t >> 32) as u32;
     Ok(())

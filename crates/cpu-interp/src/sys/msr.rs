@@ -74,9 +74,14 @@ pub fn write_msr(s: &mut CpuState, idx: u32, v: u64) -> bool {
 fn rdmsr(cpu: &mut Cpu, _d: &Decoded) -> Result<()> {
     require_cpl0(cpu)?;
     let idx = cpu.s.regs[ECX];
-    let Some(v) = read_msr(cpu.s, idx) else {
-        log::debug!("RDMSR of unknown MSR {idx:#x}");
-        return Err(Exception::GP(0));
+    let v = if idx == TSC {
+        cpu.bus.read_tsc(cpu.s.icount, cpu.s.tsc_offset)
+    } else {
+        let Some(v) = read_msr(cpu.s, idx) else {
+            log::debug!("RDMSR of unknown MSR {idx:#x}");
+            return Err(Exception::GP(0));
+        };
+        v
     };
     cpu.s.regs[EAX] = v as u32;
     cpu.s.regs[EDX] = (v >> 32) as u32;

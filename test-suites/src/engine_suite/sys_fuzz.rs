@@ -3,9 +3,12 @@
 //! table loads, control registers, I/O) from random CPL/IOPL/V86 states
 //! must never panic the emulator (a debug build also traps arithmetic
 //! overflow). The machine may halt, shut down or run out of budget.
+//! Run on every engine; under lockstep, the engines must also agree.
 
 use cpu_interp::harness::*;
 use cpu_interp::state::*;
+
+use super::Eng;
 
 /// xorshift64*: deterministic and dependency-free.
 struct Rng(u64);
@@ -116,13 +119,14 @@ fn instruction(r: &mut Rng, out: &mut Vec<u8>) {
     }
 }
 
-fn random_machine(seed: u64) -> TestMachine {
+/// The random machine of `seed`, run by `e`.
+pub fn random_machine(e: Eng, seed: u64) -> TestMachine {
     let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut code = Vec::new();
     while code.len() < 0x8000 {
         instruction(&mut r, &mut code);
     }
-    let mut m = TestMachine::flat32(&code);
+    let mut m = e.flat32(&code);
     let gdt = 0x800u32;
     m.mmu.phys.write_u64(gdt + 8, flat_descriptor(0x9B));
     m.mmu.phys.write_u64(gdt + 16, flat_descriptor(0x93));
@@ -212,9 +216,20 @@ fn random_machine(seed: u64) -> TestMachine {
     m
 }
 
-#[test]
-fn random_system_code_never_panics() {
-    // SYS_FUZZ_RUNS=n for a longer local run.
+/// Names the seed when a run panics (replay it with `SYS_FUZZ_SEED`).
+struct SeedOnPanic(u64);
+
+impl Drop for SeedOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("sys fuzz: failed at seed {}", self.0);
+        }
+    }
+}
+
+/// `SYS_FUZZ_RUNS` random machines (default 400), 3000 instructions
+/// each: no panic, CPL stays in range.
+pub fn random_system_code_never_panics(e: Eng) {
     let runs = std::env::var("SYS_FUZZ_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -222,16 +237,9 @@ fn random_system_code_never_panics() {
     let mut stops = [0usize; 4];
     let mut insns = 0;
     for seed in 0..runs {
-        let mut m = random_machine(seed);
-        let t0 = std::time::Instant::now();
+        let _guard = SeedOnPanic(seed);
+        let mut m = random_machine(e, seed);
         let stop = m.run_budget(3000);
-        let dt = t0.elapsed();
-        if dt.as_millis() > 50 {
-            println!(
-                "seed {seed}: {dt:?} for {} instructions, {stop:?}",
-                m.s.icount
-            );
-        }
         insns += m.s.icount;
         stops[match stop {
             cpu_interp::Stop::Budget => 0,
@@ -239,23 +247,19 @@ fn random_system_code_never_panics() {
             cpu_interp::Stop::Shutdown => 2,
             cpu_interp::Stop::ExitRequest => 3,
         }] += 1;
-        assert!(m.s.cpl <= 3);
+        assert!(m.s.cpl <= 3, "seed {seed}");
     }
     println!(
-        "sys fuzz: {runs} runs, {insns} instructions, stops (budget, halt, shutdown, exit) = {stops:?}"
+        "sys fuzz [{}]: {runs} runs, {insns} instructions, stops (budget, halt, shutdown, exit) = {stops:?}",
+        e.name
     );
+    assert!(insns > runs * 10, "the random code ran");
 }
 
-/// SYS_FUZZ_SEED=n: replays one seed step by step, reporting slow steps.
-#[test]
-fn replay_one_seed() {
-    let Some(seed) = std::env::var("SYS_FUZZ_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    else {
-        return;
-    };
-    let mut m = random_machine(seed);
+/// `SYS_FUZZ_SEED=n`: replays one seed step by step on `e`, reporting
+/// slow steps (`SYS_FUZZ_EIP=hex` also dumps the state at that EIP).
+pub fn replay_one_seed(e: Eng, seed: u64) {
+    let mut m = random_machine(e, seed);
     for _ in 0..3000 {
         let before = (m.s.seg[CS].selector, m.s.eip, m.s.cpl, m.s.eflags);
         if let Ok(at) = std::env::var("SYS_FUZZ_EIP") {

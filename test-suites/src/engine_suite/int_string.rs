@@ -8,16 +8,18 @@ use cpu_interp::state::*;
 use cpu_interp::Stop;
 use iced_x86::code_asm::*;
 
-fn machine32(f: impl FnOnce(&mut CodeAssembler)) -> TestMachine {
+use super::Eng;
+
+fn machine32(e: Eng, f: impl FnOnce(&mut CodeAssembler)) -> TestMachine {
     let code = asm32(CODE_BASE as u64, |a| {
         f(a);
         a.hlt().unwrap();
     });
-    TestMachine::flat32(&code)
+    e.flat32(&code)
 }
 
-fn run32(f: impl FnOnce(&mut CodeAssembler)) -> TestMachine {
-    let mut m = machine32(f);
+fn run32(e: Eng, f: impl FnOnce(&mut CodeAssembler)) -> TestMachine {
+    let mut m = machine32(e, f);
     assert_eq!(m.run(), Stop::Halted);
     m
 }
@@ -26,9 +28,8 @@ const SRC: u32 = DATA_BASE;
 const DST: u32 = DATA_BASE + 0x1000;
 const FAR: u32 = DATA_BASE + 0x10000;
 
-#[test]
-fn rep_movsb_forward() {
-    let mut m = machine32(|a| {
+pub fn rep_movsb_forward(e: Eng) {
+    let mut m = machine32(e, |a| {
         a.cld().unwrap();
         a.mov(esi, SRC).unwrap();
         a.mov(edi, DST).unwrap();
@@ -45,9 +46,8 @@ fn rep_movsb_forward() {
     assert_eq!(m.s.regs[EDI], DST + 11);
 }
 
-#[test]
-fn rep_movsd_backward_with_df() {
-    let mut m = machine32(|a| {
+pub fn rep_movsd_backward_with_df(e: Eng) {
+    let mut m = machine32(e, |a| {
         a.std().unwrap();
         a.mov(esi, SRC + 8).unwrap();
         a.mov(edi, DST + 8).unwrap();
@@ -66,9 +66,8 @@ fn rep_movsd_backward_with_df() {
     assert_eq!(m.s.regs[EDI], DST - 4);
 }
 
-#[test]
-fn repe_cmpsb_stops_at_difference() {
-    let mut m = machine32(|a| {
+pub fn repe_cmpsb_stops_at_difference(e: Eng) {
+    let mut m = machine32(e, |a| {
         a.mov(esi, SRC).unwrap();
         a.mov(edi, DST).unwrap();
         a.mov(ecx, 10u32).unwrap();
@@ -86,9 +85,8 @@ fn repe_cmpsb_stops_at_difference() {
     assert!(f & fl::CF != 0 && f & fl::ZF == 0 && f & fl::SF != 0);
 }
 
-#[test]
-fn repne_scasb_finds_byte_and_stosd_lodsw() {
-    let mut m = machine32(|a| {
+pub fn repne_scasb_finds_byte_and_stosd_lodsw(e: Eng) {
+    let mut m = machine32(e, |a| {
         a.mov(edi, DST).unwrap();
         a.mov(ecx, 100u32).unwrap();
         a.mov(al, 0).unwrap();
@@ -113,9 +111,8 @@ fn repne_scasb_finds_byte_and_stosd_lodsw() {
     assert_eq!(m.s.regs[ESI], SRC + 4);
 }
 
-#[test]
-fn rep_with_zero_count_does_nothing() {
-    let m = run32(|a| {
+pub fn rep_with_zero_count_does_nothing(e: Eng) {
+    let m = run32(e, |a| {
         a.mov(edi, DST).unwrap();
         a.xor(ecx, ecx).unwrap();
         a.mov(eax, 0x55u32).unwrap();
@@ -127,9 +124,8 @@ fn rep_with_zero_count_does_nothing() {
     assert!(m.s.get_eflags() & fl::ZF != 0);
 }
 
-#[test]
-fn address_size_16_uses_cx_si_di() {
-    let mut m = machine32(|a| {
+pub fn address_size_16_uses_cx_si_di(e: Eng) {
+    let mut m = machine32(e, |a| {
         a.mov(esi, 0xABCD_0000u32 | (SRC & 0xFFFF)).unwrap();
         a.mov(edi, 0x1234_0000u32 | (DST & 0xFFFF)).unwrap();
         a.mov(ecx, 0x5555_0003u32).unwrap();
@@ -147,8 +143,7 @@ fn address_size_16_uses_cx_si_di() {
     assert_eq!(m.s.regs[EDI], 0x1234_0000 | ((DST + 3) & 0xFFFF));
 }
 
-#[test]
-fn segment_override_on_source_real_mode() {
+pub fn segment_override_on_source_real_mode(e: Eng) {
     // DS = ES = 0x3000; FS = 0. MOVSB with FS: reads linear SI.
     let code = asm16(0, |a| {
         a.mov(si, 0x500).unwrap();
@@ -157,7 +152,7 @@ fn segment_override_on_source_real_mode() {
         a.db(&[0x64, 0xF3, 0xA4]).unwrap(); // rep movsb fs:[si], es:[di]
         a.hlt().unwrap();
     });
-    let mut m = TestMachine::real(&code);
+    let mut m = e.real(&code);
     m.mmu.phys.write_bytes(0x500, b"OK");
     m.mmu.phys.write_bytes(0x30500, b"no");
     assert_eq!(m.run(), Stop::Halted);
@@ -166,10 +161,9 @@ fn segment_override_on_source_real_mode() {
     assert_eq!(&buf, b"OK");
 }
 
-#[test]
-fn long_rep_runs_in_chunks() {
+pub fn long_rep_runs_in_chunks(e: Eng) {
     let n = 10_000u32;
-    let mut m = machine32(|a| {
+    let mut m = machine32(e, |a| {
         a.mov(edi, DST).unwrap();
         a.mov(ecx, n).unwrap();
         a.mov(eax, 0x0102_0304u32).unwrap();
@@ -186,9 +180,8 @@ fn long_rep_runs_in_chunks() {
     assert_eq!(m.mmu.phys.read_u32(DST + 4 * n), 0);
 }
 
-#[test]
-fn outs_and_ins() {
-    let mut m = machine32(|a| {
+pub fn outs_and_ins(e: Eng) {
+    let mut m = machine32(e, |a| {
         a.mov(dx, 0x3F8).unwrap();
         a.mov(esi, SRC).unwrap();
         a.mov(ecx, 3u32).unwrap();
@@ -211,12 +204,11 @@ fn outs_and_ins() {
     assert_eq!(m.s.regs[EDI], DST + 4);
 }
 
-#[test]
-fn overlapping_forward_movsb_replicates() {
+pub fn overlapping_forward_movsb_replicates(e: Eng) {
     // Element-by-element semantics: copying to src+1 smears the first byte,
     // across a page boundary too.
     let start = DATA_BASE + 0xFF0;
-    let mut m = machine32(|a| {
+    let mut m = machine32(e, |a| {
         a.mov(esi, start).unwrap();
         a.mov(edi, start + 1).unwrap();
         a.mov(ecx, 40u32).unwrap();
@@ -230,8 +222,7 @@ fn overlapping_forward_movsb_replicates() {
     assert_eq!(m.s.regs[ESI], start + 40);
 }
 
-#[test]
-fn rep_movsw_crosses_pages_with_paging() {
+pub fn rep_movsw_crosses_pages_with_paging(e: Eng) {
     let mut m = {
         let code = asm32(CODE_BASE as u64, |a| {
             a.mov(esi, SRC + 0xFFE).unwrap();
@@ -240,7 +231,7 @@ fn rep_movsw_crosses_pages_with_paging() {
             a.rep().movsw().unwrap();
             a.hlt().unwrap();
         });
-        TestMachine::flat32_paged(&code)
+        e.flat32_paged(&code)
     };
     for i in 0..0x900u32 {
         m.mmu.phys.write_u16(SRC + 0xFFE + 2 * i, i as u16);
@@ -253,8 +244,7 @@ fn rep_movsw_crosses_pages_with_paging() {
     assert_eq!(m.s.regs[EDI], FAR + 0x7FE + 0x1200);
 }
 
-#[test]
-fn page_fault_mid_rep_leaves_resumable_state() {
+pub fn page_fault_mid_rep_leaves_resumable_state(e: Eng) {
     // IDT with a #PF gate to a handler that records the vector and halts.
     const IDT: u32 = 0x800;
     const HANDLER: u32 = CODE_BASE + 0x800;
@@ -269,7 +259,7 @@ fn page_fault_mid_rep_leaves_resumable_state() {
         a.mov(ebp, 14u32).unwrap();
         a.hlt().unwrap();
     });
-    let mut m = TestMachine::flat32_paged(&code);
+    let mut m = e.flat32_paged(&code);
     m.mmu.phys.write_bytes(HANDLER, &handler);
     let gate_lo = (0x08 << 16) | (HANDLER & 0xFFFF);
     let gate_hi = (HANDLER & 0xFFFF_0000) | 0x8E00;
@@ -298,8 +288,7 @@ fn page_fault_mid_rep_leaves_resumable_state() {
     assert_eq!(m.mmu.phys.read_u32(top + 4), CODE_BASE + 15);
 }
 
-#[test]
-fn rep_movsb_over_following_code_is_seen() {
+pub fn rep_movsb_over_following_code_is_seen(e: Eng) {
     // The copy patches `mov eax, 1` (after it in the same block) into
     // `mov eax, 2` before it runs.
     let patch = asm32(0, |a| {
@@ -315,15 +304,14 @@ fn rep_movsb_over_following_code_is_seen() {
             a.mov(eax, 1u32).unwrap();
             a.hlt().unwrap();
         });
-        TestMachine::flat32_paged(&code)
+        e.flat32_paged(&code)
     };
     m.mmu.phys.write_bytes(SRC, &patch);
     assert_eq!(m.run(), Stop::Halted);
     assert_eq!(m.s.regs[EAX], 2);
 }
 
-#[test]
-fn rep_stosw_pattern_and_aliased_overlap() {
+pub fn rep_stosw_pattern_and_aliased_overlap(e: Eng) {
     let mut m = {
         let code = asm32(CODE_BASE as u64, |a| {
             a.mov(edi, FAR).unwrap();
@@ -338,7 +326,7 @@ fn rep_stosw_pattern_and_aliased_overlap() {
             a.rep().movsb().unwrap();
             a.hlt().unwrap();
         });
-        TestMachine::flat32_paged(&code)
+        e.flat32_paged(&code)
     };
     let pte = |lin: u32| 0x2000 + (lin >> 12) * 4;
     m.mmu.phys.write_u32(pte(FAR + 0x2000), (FAR + 0x1000) | 7);

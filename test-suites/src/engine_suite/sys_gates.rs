@@ -2,14 +2,13 @@
 //! gates (with stack switch and parameter copy), RETF to an outer level,
 //! conforming code.
 
-mod sys_harness;
-use sys_harness::*;
+use super::sys_harness::*;
+use super::Eng;
 
 const USER: u32 = CODE_BASE + 0x400;
 const KERNEL: u32 = CODE_BASE + 0x800;
 
-#[test]
-fn ring3_int_to_ring0_and_iret_back() {
+pub fn ring3_int_to_ring0_and_iret_back(e: Eng) {
     let code = asm32(CODE_BASE as u64, |a| enter_ring3(a, USER, 0x202));
     let ucode = asm32(USER as u64, |a| {
         a.mov(eax, 0x23u32).unwrap();
@@ -36,7 +35,7 @@ fn ring3_int_to_ring0_and_iret_back() {
         a.pop(dword_ptr(DATA_BASE + 0x1C)).unwrap();
         a.iretd().unwrap();
     });
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     s.load(USER, &ucode);
     s.load(KERNEL, &kcode);
     s.set_idt(0x80, gate_desc(0x08, KERNEL, 0xEE, 0)); // DPL 3 interrupt gate
@@ -56,8 +55,7 @@ fn ring3_int_to_ring0_and_iret_back() {
     );
 }
 
-#[test]
-fn trap_gate_keeps_if() {
+pub fn trap_gate_keeps_if(e: Eng) {
     let code = asm32(CODE_BASE as u64, |a| {
         a.sti().unwrap();
         a.int(0x81).unwrap();
@@ -67,7 +65,7 @@ fn trap_gate_keeps_if() {
         a.pop(dword_ptr(DATA_BASE)).unwrap();
         a.hlt().unwrap();
     });
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     s.load(KERNEL, &kcode);
     s.set_idt(0x81, gate_desc(0x08, KERNEL, 0x8F, 0));
     assert_eq!(s.run(), Stop::Halted);
@@ -76,8 +74,7 @@ fn trap_gate_keeps_if() {
 
 /// Ring 3 calls a 32-bit DPL-3 call gate to ring 0 with two parameters;
 /// the callee returns with RETF 8 to ring 3.
-#[test]
-fn call_gate_with_parameters_and_outer_retf() {
+pub fn call_gate_with_parameters_and_outer_retf(e: Eng) {
     let code = asm32(CODE_BASE as u64, |a| enter_ring3(a, USER, 2));
     let ucode = asm32(USER as u64, |a| {
         a.mov(eax, 0x23u32).unwrap();
@@ -110,7 +107,7 @@ fn call_gate_with_parameters_and_outer_retf() {
         a.mov(es, ax).unwrap();
         a.retf_1(8).unwrap();
     });
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     s.load(USER, &ucode);
     s.load(KERNEL, &kcode);
     s.set_gdt(0x40, gate_desc(0x08, KERNEL, 0xEC, 2));
@@ -134,8 +131,7 @@ fn call_gate_with_parameters_and_outer_retf() {
 }
 
 /// A 16-bit call gate at the same privilege pushes 16-bit CS:IP.
-#[test]
-fn call_gate_16_same_level() {
+pub fn call_gate_16_same_level(e: Eng) {
     let code = asm32(CODE_BASE as u64, |a| {
         a.call_far(0x40, 0).unwrap();
         a.hlt().unwrap();
@@ -146,7 +142,7 @@ fn call_gate_16_same_level() {
         a.mov(dword_ptr(DATA_BASE + 4), eax).unwrap();
         a.hlt().unwrap();
     });
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     s.load(KERNEL, &kcode);
     // A 16-bit gate can only reach offsets below 64 KiB: use a code
     // segment based at CODE_BASE.
@@ -161,8 +157,7 @@ fn call_gate_16_same_level() {
     );
 }
 
-#[test]
-fn conforming_code_keeps_cpl() {
+pub fn conforming_code_keeps_cpl(e: Eng) {
     let code = asm32(CODE_BASE as u64, |a| enter_ring3(a, USER, 2));
     let ucode = asm32(USER as u64, |a| {
         a.call_far(0x4B, KERNEL).unwrap();
@@ -176,7 +171,7 @@ fn conforming_code_keeps_cpl() {
         a.mov(dword_ptr(DATA_BASE).ss(), eax).unwrap();
         a.retf().unwrap();
     });
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     s.load(USER, &ucode);
     s.load(KERNEL, &kcode);
     s.set_gdt(0x48, seg_desc(0, 0xFFFFF, 0x9F, 0xC)); // conforming, DPL 0
@@ -186,34 +181,32 @@ fn conforming_code_keeps_cpl() {
     assert_eq!(s.mem32(DATA_BASE + 4), RING3_STACK);
 }
 
-#[test]
-fn call_gate_privilege_checks() {
+pub fn call_gate_privilege_checks(e: Eng) {
     // A DPL-0 gate called from ring 3: #GP(gate selector).
     let code = asm32(CODE_BASE as u64, |a| enter_ring3(a, USER, 2));
     let ucode = asm32(USER as u64, |a| {
         a.call_far(0x43, 0).unwrap();
     });
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     s.load(USER, &ucode);
     s.set_gdt(0x40, gate_desc(0x08, KERNEL, 0x8C, 0));
     assert_eq!(s.run(), Stop::Halted);
     assert_eq!(s.fault(), (13, 0x40, USER, 0x1B));
     // A not-present gate: #NP(gate selector).
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     s.load(USER, &ucode);
     s.set_gdt(0x40, gate_desc(0x08, KERNEL, 0x6C, 0));
     assert_eq!(s.run(), Stop::Halted);
     assert_eq!(s.fault(), (11, 0x40, USER, 0x1B));
     // Gate to a data segment: #GP(target selector).
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     s.load(USER, &ucode);
     s.set_gdt(0x40, gate_desc(0x10, KERNEL, 0xEC, 0));
     assert_eq!(s.run(), Stop::Halted);
     assert_eq!(s.fault(), (13, 0x10, USER, 0x1B));
 }
 
-#[test]
-fn iret_to_ring0_from_ring3_is_gp() {
+pub fn iret_to_ring0_from_ring3_is_gp(e: Eng) {
     // Ring 3 tries IRET to a ring-0 CS: RPL < CPL -> #GP(selector).
     let code = asm32(CODE_BASE as u64, |a| enter_ring3(a, USER, 2));
     let ucode = asm32(USER as u64, |a| {
@@ -222,7 +215,7 @@ fn iret_to_ring0_from_ring3_is_gp() {
         a.push(KERNEL).unwrap();
         a.iretd().unwrap();
     });
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     s.load(USER, &ucode);
     assert_eq!(s.run(), Stop::Halted);
     assert_eq!(s.fault(), (13, 0x08, USER + 9, 0x1B));
@@ -231,8 +224,7 @@ fn iret_to_ring0_from_ring3_is_gp() {
 /// A 16-bit call gate to ring 0 copies 16-bit parameters onto a 16-bit
 /// ring-0 stack; RETF 4 (16-bit) returns to ring 3. A 16-bit gate saves
 /// only IP and SP, so the ring-3 caller runs below 64 KiB.
-#[test]
-fn call_gate_16_to_inner_ring_with_word_parameters() {
+pub fn call_gate_16_to_inner_ring_with_word_parameters(e: Eng) {
     const USER16: u32 = 0x8000;
     let code = asm32(CODE_BASE as u64, |a| {
         a.push(0x23u32).unwrap();
@@ -262,7 +254,7 @@ fn call_gate_16_to_inner_ring_with_word_parameters() {
         a.mov(dword_ptr(edi + 8), esp).unwrap();
         a.retf_1(4).unwrap();
     });
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     s.load(USER16, &ucode);
     s.load(KERNEL, &kcode);
     s.set_gdt(0x48, seg_desc(KERNEL, 0xFFFF, 0x9B, 0x0));
@@ -288,8 +280,7 @@ fn call_gate_16_to_inner_ring_with_word_parameters() {
 
 /// Data segments from the LDT, and an expand-down stack segment that an
 /// interrupt pushes onto.
-#[test]
-fn ldt_segments_and_expand_down_stack() {
+pub fn ldt_segments_and_expand_down_stack(e: Eng) {
     let code = asm32(CODE_BASE as u64, |a| {
         a.mov(eax, 0x58u32).unwrap();
         a.lldt(ax).unwrap();
@@ -306,7 +297,7 @@ fn ldt_segments_and_expand_down_stack() {
         a.mov(dword_ptr(DATA_BASE), esp).unwrap();
         a.iretd().unwrap();
     });
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     s.load(KERNEL, &kcode);
     s.set_idt(0x60, gate_desc(0x08, KERNEL, 0x8E, 0));
     let ldt = 0x4800;
@@ -333,7 +324,7 @@ fn ldt_segments_and_expand_down_stack() {
         a.mov(esp, 0x1002u32).unwrap();
         a.push(eax).unwrap();
     });
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     s.set_gdt(0x58, tss_desc(ldt, 0x17, 0x82));
     s.m.mmu
         .phys

@@ -9,19 +9,21 @@ use cpu_interp::state::*;
 use cpu_interp::Stop;
 use iced_x86::code_asm::*;
 
+use super::Eng;
+
 /// Handler for vector v at 0x1000:(HANDLERS + 4v): `mov bp, v; hlt`.
 const HANDLERS: u16 = 0xF00;
 
 /// Runs 16-bit code at 0x1000:0 with every exception vector recording
 /// itself in BP (0xFFFF if none fired). Returns the machine.
-fn run_real(f: impl FnOnce(&mut CodeAssembler)) -> TestMachine {
+fn run_real(e: Eng, f: impl FnOnce(&mut CodeAssembler)) -> TestMachine {
     let code = asm16(0, |a| {
         a.mov(bp, 0xFFFF).unwrap();
         f(a);
         a.hlt().unwrap();
     });
     assert!(code.len() < HANDLERS as usize);
-    let mut m = TestMachine::real(&code);
+    let mut m = e.real(&code);
     for v in 0..32u16 {
         let off = HANDLERS + 4 * v;
         let h = asm16(off as u64, |a| {
@@ -46,9 +48,8 @@ fn fault_ip(m: &mut TestMachine) -> u16 {
     m.mmu.phys.read_u16(0x20000 + top)
 }
 
-#[test]
-fn divide_errors() {
-    let m = run_real(|a| {
+pub fn divide_errors(e: Eng) {
+    let m = run_real(e, |a| {
         a.mov(ax, 100).unwrap();
         a.mov(cl, 0).unwrap();
         a.div(cl).unwrap();
@@ -56,14 +57,14 @@ fn divide_errors() {
     assert_eq!(vector(&m), 0);
     assert_eq!(m.s.regs[EAX] & 0xFFFF, 100, "AX untouched");
     // Quotient overflow: 0x1000 / 2 does not fit in AL.
-    let m = run_real(|a| {
+    let m = run_real(e, |a| {
         a.mov(ax, 0x1000).unwrap();
         a.mov(cl, 2).unwrap();
         a.div(cl).unwrap();
     });
     assert_eq!(vector(&m), 0);
     // IDIV of the most negative value by -1.
-    let m = run_real(|a| {
+    let m = run_real(e, |a| {
         a.mov(eax, 0x8000_0000u32).unwrap();
         a.cdq().unwrap();
         a.mov(ecx, 0xFFFF_FFFFu32).unwrap();
@@ -71,12 +72,12 @@ fn divide_errors() {
     });
     assert_eq!(vector(&m), 0);
     assert_eq!(m.s.regs[EAX], 0x8000_0000);
-    let m = run_real(|a| {
+    let m = run_real(e, |a| {
         a.mov(ax, 0x55).unwrap();
         a.aam(0).unwrap();
     });
     assert_eq!(vector(&m), 0);
-    let m = run_real(|a| {
+    let m = run_real(e, |a| {
         a.mov(ax, 100).unwrap();
         a.mov(cl, 7).unwrap();
         a.div(cl).unwrap();
@@ -85,9 +86,8 @@ fn divide_errors() {
     assert_eq!(m.s.regs[EAX] & 0xFFFF, 0x020E);
 }
 
-#[test]
-fn bound_range() {
-    let mut m = run_real(|a| {
+pub fn bound_range(e: Eng) {
+    let mut m = run_real(e, |a| {
         a.mov(word_ptr(0x100), 10).unwrap();
         a.mov(word_ptr(0x102), 20).unwrap();
         a.mov(ax, 20).unwrap();
@@ -100,8 +100,7 @@ fn bound_range() {
     assert_eq!(fault_ip(&mut m), 3 + 12 + 3 + 4 + 3);
 }
 
-#[test]
-fn undefined_opcodes() {
+pub fn undefined_opcodes(e: Eng) {
     for bytes in [
         &[0x0F, 0x0B][..],                // UD2
         &[0xF0, 0x01, 0xD8][..],          // LOCK ADD AX, BX (register destination)
@@ -114,7 +113,7 @@ fn undefined_opcodes() {
         &[0xF0, 0x0F, 0xBA, 0xE8, 1][..], // LOCK BTS AX, 1
         &[0xF0, 0xF7, 0xD8][..],          // LOCK NEG AX
     ] {
-        let mut m = run_real(|a| {
+        let mut m = run_real(e, |a| {
             a.db(bytes).unwrap();
         });
         assert_eq!(vector(&m), 6, "{bytes:02X?}");
@@ -129,7 +128,7 @@ fn undefined_opcodes() {
         &[0xF0, 0x0F, 0xBA, 0x2F, 1][..], // LOCK BTS WORD [BX], 1
         &[0xF0, 0x0F, 0xC1, 0x07][..],    // LOCK XADD [BX], AX
     ] {
-        let m = run_real(|a| {
+        let m = run_real(e, |a| {
             a.mov(bx, 0x100).unwrap();
             a.db(bytes).unwrap();
         });
@@ -137,12 +136,11 @@ fn undefined_opcodes() {
     }
 }
 
-#[test]
-fn rep_string_fault_is_restartable() {
+pub fn rep_string_fault_is_restartable(e: Eng) {
     // 32-bit addressing in real mode: EDI passes the 64 KiB limit after
     // 16 bytes and the 17th store raises #GP with the registers showing
     // the remaining work.
-    let m = run_real(|a| {
+    let m = run_real(e, |a| {
         a.mov(edi, 0xFFF0u32).unwrap();
         a.mov(ecx, 0x20u32).unwrap();
         a.mov(al, 0xAB).unwrap();
@@ -156,9 +154,8 @@ fn rep_string_fault_is_restartable() {
     assert_eq!(m.mmu.phys.read_u8(0x30000 + 0xFFEF), 0);
 }
 
-#[test]
-fn cmov_reads_source_when_false() {
-    let m = run_real(|a| {
+pub fn cmov_reads_source_when_false(e: Eng) {
+    let m = run_real(e, |a| {
         a.xor(ax, ax).unwrap(); // ZF = 1
         a.mov(bx, 0x1234).unwrap();
         a.cmovne(bx, word_ptr(0xFFFF)).unwrap(); // straddles the limit

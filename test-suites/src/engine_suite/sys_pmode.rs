@@ -2,17 +2,18 @@
 //! with its error code and return EIP, double and triple faults, paging
 //! faults.
 
-mod sys_harness;
-use sys_harness::*;
+use super::sys_harness::*;
+use super::Eng;
 
 /// Runs `body` (flat ring 0, at CODE_BASE) in a fresh `Sys` after
 /// `setup`; returns the recorded (vector, error, EIP, CS).
 fn fault_of(
+    e: Eng,
     body: impl FnOnce(&mut CodeAssembler),
     setup: impl FnOnce(&mut Sys),
 ) -> (Sys, (u32, u32, u32, u32)) {
     let code = asm32(CODE_BASE as u64, body);
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     setup(&mut s);
     assert_eq!(s.run(), Stop::Halted);
     let f = s.fault();
@@ -21,8 +22,7 @@ fn fault_of(
 
 const NO_ERR: u32 = 0xEEEE_EEEE;
 
-#[test]
-fn real_to_protected_and_back() {
+pub fn real_to_protected_and_back(e: Eng) {
     // GDT at linear 0x800: 0x08 flat code32, 0x10 flat data32,
     // 0x18 code16 base 0x10000, 0x20 data16 base 0.
     let code = asm16(0, |a| {
@@ -62,7 +62,7 @@ fn real_to_protected_and_back() {
         a.push(0xBEEFu32).unwrap();
         a.hlt().unwrap();
     });
-    let mut m = TestMachine::real(&code);
+    let mut m = e.real(&code);
     m.mmu.phys.write_bytes(0x10100, &pm32);
     m.mmu.phys.write_bytes(0x10200, &pm16);
     m.mmu.phys.write_bytes(0x10300, &real);
@@ -90,9 +90,9 @@ fn real_to_protected_and_back() {
     assert_eq!(m.mmu.phys.read_u8(0x808 + 5), 0x9B);
 }
 
-#[test]
-fn ud_has_no_error_code() {
+pub fn ud_has_no_error_code(e: Eng) {
     let (_, f) = fault_of(
+        e,
         |a| {
             a.nop().unwrap();
             a.ud2().unwrap();
@@ -102,9 +102,9 @@ fn ud_has_no_error_code() {
     assert_eq!(f, (6, NO_ERR, CODE_BASE + 1, 0x08));
 }
 
-#[test]
-fn gp_on_bad_selector_reports_selector() {
+pub fn gp_on_bad_selector_reports_selector(e: Eng) {
     let (_, f) = fault_of(
+        e,
         |a| {
             a.mov(eax, 0x7Bu32).unwrap(); // GDT slot 15 (empty), RPL 3
             a.mov(es, ax).unwrap();
@@ -114,9 +114,9 @@ fn gp_on_bad_selector_reports_selector() {
     assert_eq!(f, (13, 0x78, CODE_BASE + 5, 0x08));
 }
 
-#[test]
-fn np_on_not_present_segment() {
+pub fn np_on_not_present_segment(e: Eng) {
     let (_, f) = fault_of(
+        e,
         |a| {
             a.mov(eax, 0x40u32).unwrap();
             a.mov(fs, ax).unwrap();
@@ -126,8 +126,7 @@ fn np_on_not_present_segment() {
     assert_eq!(f, (11, 0x40, CODE_BASE + 5, 0x08));
 }
 
-#[test]
-fn ss_fault_on_stack_limit_and_not_present_stack() {
+pub fn ss_fault_on_stack_limit_and_not_present_stack(e: Eng) {
     // Ring 3 runs on a 4 KiB stack segment at 0x70000; a push at offset 2
     // would wrap past the limit -> #SS(0), delivered on the ring-0 stack.
     let user = CODE_BASE + 0x100;
@@ -138,7 +137,7 @@ fn ss_fault_on_stack_limit_and_not_present_stack() {
         a.mov(esp, 2u32).unwrap();
         a.push(eax).unwrap();
     });
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     s.load(user, &ucode);
     s.set_gdt(0x40, seg_desc(0x7_0000, 0xFFF, 0xF3, 0x4));
     assert_eq!(s.run(), Stop::Halted);
@@ -153,11 +152,12 @@ fn ss_fault_on_stack_limit_and_not_present_stack() {
         a.mov(esp, 2u32).unwrap();
         a.push(eax).unwrap();
     });
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     s.set_gdt(0x40, seg_desc(0x7_0000, 0xFFF, 0x93, 0x4));
     assert_eq!(s.run(), Stop::Shutdown);
     // Not-present stack segment: #SS(selector).
     let (_, f) = fault_of(
+        e,
         |a| {
             a.mov(eax, 0x40u32).unwrap();
             a.mov(ss, ax).unwrap();
@@ -167,9 +167,9 @@ fn ss_fault_on_stack_limit_and_not_present_stack() {
     assert_eq!(f, (12, 0x40, CODE_BASE + 5, 0x08));
 }
 
-#[test]
-fn breakpoint_and_overflow_are_traps() {
+pub fn breakpoint_and_overflow_are_traps(e: Eng) {
     let (_, f) = fault_of(
+        e,
         |a| {
             a.int3().unwrap();
         },
@@ -177,6 +177,7 @@ fn breakpoint_and_overflow_are_traps() {
     );
     assert_eq!(f, (3, NO_ERR, CODE_BASE + 1, 0x08));
     let (_, f) = fault_of(
+        e,
         |a| {
             a.mov(al, 0x7Fu32).unwrap();
             a.add(al, 1u32).unwrap();
@@ -187,14 +188,13 @@ fn breakpoint_and_overflow_are_traps() {
     assert_eq!(f, (4, NO_ERR, CODE_BASE + 5, 0x08));
 }
 
-#[test]
-fn page_fault_error_code_and_cr2() {
+pub fn page_fault_error_code_and_cr2(e: Eng) {
     // Paging on; the page at 0x40_0000 is not mapped (beyond the 4 MiB
     // identity map) and page 0x41000 is read-only.
     let code = asm32(CODE_BASE as u64, |a| {
         a.mov(dword_ptr(0x41000), 1u32).unwrap();
     });
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     let pd = 0x20_0000u32;
     let pt = pd + 0x1000;
     for i in 0..1024u32 {
@@ -215,14 +215,13 @@ fn page_fault_error_code_and_cr2() {
     assert_eq!(s.rec(32), 0x41000);
 }
 
-#[test]
-fn user_page_fault_from_ring3() {
+pub fn user_page_fault_from_ring3(e: Eng) {
     let user = CODE_BASE + 0x100;
     let code = asm32(CODE_BASE as u64, |a| enter_ring3(a, user, 2));
     let ucode = asm32(user as u64, |a| {
         a.mov(eax, dword_ptr(0x20_0000).ss()).unwrap();
     });
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     s.load(user, &ucode);
     let pd = 0x20_0000u32;
     let pt = pd + 0x1000;
@@ -244,9 +243,9 @@ fn user_page_fault_from_ring3() {
     assert_eq!(s.rec(20), RING0_STACK - 8, "ring-0 stack from the TSS");
 }
 
-#[test]
-fn not_present_gp_gate_is_a_double_fault() {
+pub fn not_present_gp_gate_is_a_double_fault(e: Eng) {
     let (_, f) = fault_of(
+        e,
         |a| {
             a.mov(eax, 0x7Bu32).unwrap();
             a.mov(es, ax).unwrap();
@@ -261,24 +260,22 @@ fn not_present_gp_gate_is_a_double_fault() {
     assert_eq!(f, (8, 0, CODE_BASE + 5, 0x08));
 }
 
-#[test]
-fn triple_fault_shuts_down() {
+pub fn triple_fault_shuts_down(e: Eng) {
     let code = asm32(CODE_BASE as u64, |a| {
         a.ud2().unwrap();
     });
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     s.m.s.idtr.limit = 0x2F; // vectors 0..5 only
     assert_eq!(s.run(), Stop::Shutdown);
 }
 
-#[test]
-fn software_int_to_dpl0_gate_from_ring3_is_gp() {
+pub fn software_int_to_dpl0_gate_from_ring3_is_gp(e: Eng) {
     let user = CODE_BASE + 0x100;
     let code = asm32(CODE_BASE as u64, |a| enter_ring3(a, user, 2));
     let ucode = asm32(user as u64, |a| {
         a.int(0x30).unwrap();
     });
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     s.load(user, &ucode);
     let h = s.recorder(0x30);
     s.set_idt(0x30, gate_desc(0x08, h, 0x8E, 0));
@@ -286,9 +283,9 @@ fn software_int_to_dpl0_gate_from_ring3_is_gp() {
     assert_eq!(s.fault(), (13, 0x30 * 8 + 2, user, 0x1B));
 }
 
-#[test]
-fn ts_on_short_tss() {
+pub fn ts_on_short_tss(e: Eng) {
     let (_, f) = fault_of(
+        e,
         |a| {
             a.jmp_far(0x40, 0).unwrap();
         },

@@ -6,12 +6,13 @@
 //! REC+0 vector, +4 error code (or 0xEEEE_EEEE), +8 EIP, +12 CS, +16
 //! EFLAGS, +20 the handler's ESP after the pops, +24/+28 the next two
 //! dwords (outer ESP and SS after a privilege change), +32 CR2.
-#![allow(dead_code)]
 
 pub use cpu_interp::harness::*;
 pub use cpu_interp::state::*;
 pub use cpu_interp::Stop;
 pub use iced_x86::code_asm::*;
+
+pub use super::Eng;
 
 pub const IDT: u32 = 0x6000;
 pub const REC: u32 = 0x5000;
@@ -21,6 +22,15 @@ pub const TSS0: u32 = 0x3000;
 pub const TSS0_SEL: u16 = 0x28;
 pub const RING0_STACK: u32 = 0x9_0000;
 pub const RING3_STACK: u32 = 0x7_0000;
+/// The page directory of [`Sys::enable_paging`]; its four page tables
+/// follow it.
+pub const PAGE_DIR: u32 = 0x10_0000;
+
+/// Physical address of the page-table entry mapping linear `lin` under
+/// [`Sys::enable_paging`] (the first 16 MiB).
+pub fn pte_addr(lin: u32) -> u32 {
+    PAGE_DIR + 0x1000 + (lin >> 12) * 4
+}
 
 /// Exceptions that push an error code.
 pub fn has_error_code(v: u8) -> bool {
@@ -59,8 +69,8 @@ impl Sys {
     /// Flat ring-0 machine running `code` at CODE_BASE; GDT with 16
     /// slots; IDT with recorder interrupt gates for vectors 0..32; TR =
     /// TSS0 (32-bit) with the ring-0 stack at RING0_STACK.
-    pub fn new(code: &[u8]) -> Sys {
-        let mut m = TestMachine::flat32(code);
+    pub fn new(e: Eng, code: &[u8]) -> Sys {
+        let mut m = e.flat32(code);
         m.s.gdtr.limit = 16 * 8 - 1;
         let mut s = Sys { m };
         for v in 0..32u8 {
@@ -113,6 +123,23 @@ impl Sys {
         });
         self.m.mmu.phys.write_bytes(at, &code);
         at
+    }
+
+    /// Turns paging on: the first 16 MiB identity-mapped with 4 KiB
+    /// supervisor/user read-write pages, tables at [`PAGE_DIR`] (clear of
+    /// the GDT, TSS, recorder and IDT).
+    pub fn enable_paging(&mut self) {
+        let p = &mut self.m.mmu.phys;
+        for t in 0..4u32 {
+            let table = PAGE_DIR + 0x1000 + t * 0x1000;
+            p.write_u32(PAGE_DIR + t * 4, table | 7);
+            for i in 0..1024u32 {
+                p.write_u32(table + i * 4, ((t * 1024 + i) << 12) | 7);
+            }
+        }
+        self.m.s.cr3 = PAGE_DIR;
+        self.m.s.cr0 |= cr0::PG | cr0::WP;
+        self.m.mmu.flush_all();
     }
 
     pub fn set_gdt(&mut self, sel: u16, d: u64) {

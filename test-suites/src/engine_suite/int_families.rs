@@ -9,13 +9,15 @@ use cpu_interp::state::*;
 use cpu_interp::Stop;
 use iced_x86::code_asm::*;
 
+use super::Eng;
+
 /// Runs `f` followed by HLT in flat 32-bit mode.
-fn run32(f: impl FnOnce(&mut CodeAssembler)) -> TestMachine {
+fn run32(e: Eng, f: impl FnOnce(&mut CodeAssembler)) -> TestMachine {
     let code = asm32(CODE_BASE as u64, |a| {
         f(a);
         a.hlt().unwrap();
     });
-    let mut m = TestMachine::flat32(&code);
+    let mut m = e.flat32(&code);
     assert_eq!(m.run(), Stop::Halted);
     m
 }
@@ -32,26 +34,25 @@ fn expect(m: &TestMachine, reg: usize, val: u32, fl: &str) {
 
 // ---- shifts and rotates ------------------------------------------------
 
-#[test]
-fn shl_shr_sar_forms() {
-    let m = run32(|a| {
+pub fn shl_shr_sar_forms(e: Eng) {
+    let m = run32(e, |a| {
         a.mov(eax, 0x8000_0001u32).unwrap();
         a.shl(eax, 1).unwrap();
     });
     expect(&m, EAX, 2, "CF OF");
-    let m = run32(|a| {
+    let m = run32(e, |a| {
         a.mov(eax, 0x40u32).unwrap();
         a.mov(cl, 3).unwrap();
         a.shl(al, cl).unwrap();
     });
     // Host rule: OF from the top two bits of the source, AF cleared.
     expect(&m, EAX, 0, "PF ZF OF");
-    let m = run32(|a| {
+    let m = run32(e, |a| {
         a.mov(eax, 0xFFFF_8000u32).unwrap();
         a.sar(ax, 15).unwrap();
     });
     expect(&m, EAX, 0xFFFF_FFFF, "PF SF");
-    let mut m = run32(|a| {
+    let mut m = run32(e, |a| {
         a.mov(dword_ptr(DATA_BASE), 0x81u32).unwrap();
         a.shr(dword_ptr(DATA_BASE), 1).unwrap();
     });
@@ -59,9 +60,8 @@ fn shl_shr_sar_forms() {
     assert_eq!(flags(&m), "CF");
 }
 
-#[test]
-fn masked_zero_count_changes_nothing() {
-    let m = run32(|a| {
+pub fn masked_zero_count_changes_nothing(e: Eng) {
+    let m = run32(e, |a| {
         a.mov(eax, 0x1234u32).unwrap();
         a.stc().unwrap();
         a.mov(ebx, 0u32).unwrap();
@@ -73,23 +73,22 @@ fn masked_zero_count_changes_nothing() {
     expect(&m, EAX, 0x1234, "CF PF AF SF");
 }
 
-#[test]
-fn rotates_through_carry_modulo() {
+pub fn rotates_through_carry_modulo(e: Eng) {
     // RCL of a byte by 9 is the identity; by 10 is RCL by 1.
-    let m = run32(|a| {
+    let m = run32(e, |a| {
         a.mov(eax, 0x81u32).unwrap();
         a.clc().unwrap();
         a.mov(cl, 10).unwrap();
         a.rcl(al, cl).unwrap();
     });
     expect(&m, EAX, 0x02, "CF OF");
-    let m = run32(|a| {
+    let m = run32(e, |a| {
         a.mov(eax, 0x1u32).unwrap();
         a.stc().unwrap();
         a.rcr(ax, 1).unwrap();
     });
     expect(&m, EAX, 0x8000, "CF OF");
-    let m = run32(|a| {
+    let m = run32(e, |a| {
         a.mov(eax, 0x8000_0001u32).unwrap();
         a.rol(eax, 4).unwrap();
         a.mov(ebx, 0xF0u32).unwrap();
@@ -99,15 +98,14 @@ fn rotates_through_carry_modulo() {
     assert_eq!(m.s.regs[EBX], 0x0F);
 }
 
-#[test]
-fn double_shifts() {
-    let m = run32(|a| {
+pub fn double_shifts(e: Eng) {
+    let m = run32(e, |a| {
         a.mov(eax, 0x1234_5678u32).unwrap();
         a.mov(ebx, 0x9ABC_DEF0u32).unwrap();
         a.shld(eax, ebx, 8).unwrap();
     });
     expect(&m, EAX, 0x3456_789A, "PF");
-    let m = run32(|a| {
+    let m = run32(e, |a| {
         a.mov(eax, 0x1234_5678u32).unwrap();
         a.mov(ebx, 0x9ABC_DEF0u32).unwrap();
         a.mov(cl, 4).unwrap();
@@ -115,7 +113,7 @@ fn double_shifts() {
     });
     expect(&m, EAX, 0x0123_4567, "CF");
     // 16-bit with a count above 16: bits of the destination come back.
-    let m = run32(|a| {
+    let m = run32(e, |a| {
         a.mov(eax, 0x1234u32).unwrap();
         a.mov(ebx, 0xABCDu32).unwrap();
         a.shld(ax, bx, 20).unwrap();
@@ -125,23 +123,22 @@ fn double_shifts() {
 
 // ---- multiply and divide -------------------------------------------------
 
-#[test]
-fn mul_imul_forms() {
-    let m = run32(|a| {
+pub fn mul_imul_forms(e: Eng) {
+    let m = run32(e, |a| {
         a.mov(eax, 0x8000_0000u32).unwrap();
         a.mov(ecx, 4u32).unwrap();
         a.mul(ecx).unwrap();
     });
     assert_eq!((m.s.regs[EAX], m.s.regs[EDX]), (0, 2));
     assert_eq!(flags(&m), "CF PF OF");
-    let m = run32(|a| {
+    let m = run32(e, |a| {
         a.mov(eax, 0xFFu32).unwrap();
         a.mov(ecx, 0xFFu32).unwrap();
         a.imul(cl).unwrap();
     });
     assert_eq!(m.s.regs[EAX] & 0xFFFF, 1);
     assert_eq!(flags(&m), "");
-    let m = run32(|a| {
+    let m = run32(e, |a| {
         a.mov(ebx, 1000u32).unwrap();
         a.imul_3(eax, ebx, -3).unwrap();
         a.mov(ecx, 0x10000u32).unwrap();
@@ -155,9 +152,8 @@ fn mul_imul_forms() {
     assert_eq!(flags(&m), "CF PF OF"); // last IMUL: 90000 overflows, low byte 0x90
 }
 
-#[test]
-fn div_idiv_forms() {
-    let m = run32(|a| {
+pub fn div_idiv_forms(e: Eng) {
+    let m = run32(e, |a| {
         a.mov(edx, 1u32).unwrap();
         a.mov(eax, 5u32).unwrap();
         a.mov(ecx, 2u32).unwrap();
@@ -177,9 +173,8 @@ fn div_idiv_forms() {
 
 // ---- bit tests and scans ------------------------------------------------
 
-#[test]
-fn bt_family_registers_and_immediates() {
-    let m = run32(|a| {
+pub fn bt_family_registers_and_immediates(e: Eng) {
+    let m = run32(e, |a| {
         a.mov(eax, 0x10u32).unwrap();
         a.mov(ecx, 36u32).unwrap();
         a.bt(eax, ecx).unwrap(); // 36 mod 32 = 4
@@ -193,9 +188,8 @@ fn bt_family_registers_and_immediates() {
     assert_eq!(flags(&m), ""); // BTC saw bit 31 clear
 }
 
-#[test]
-fn bt_bit_string_memory() {
-    let mut m = run32(|a| {
+pub fn bt_bit_string_memory(e: Eng) {
+    let mut m = run32(e, |a| {
         a.mov(edi, DATA_BASE + 0x100).unwrap();
         a.mov(ecx, 100u32).unwrap();
         a.bts(dword_ptr(edi), ecx).unwrap(); // dword at +12, bit 4
@@ -211,15 +205,14 @@ fn bt_bit_string_memory() {
     assert!(m.s.get_eflags() & fl::CF != 0);
 }
 
-#[test]
-fn bsf_bsr() {
-    let m = run32(|a| {
+pub fn bsf_bsr(e: Eng) {
+    let m = run32(e, |a| {
         a.mov(eax, 0x1234u32).unwrap();
         a.xor(ecx, ecx).unwrap();
         a.bsf(eax, ecx).unwrap(); // zero source: EAX unchanged, ZF
     });
     expect(&m, EAX, 0x1234, "PF ZF");
-    let m = run32(|a| {
+    let m = run32(e, |a| {
         a.mov(ecx, 0x0F00u32).unwrap();
         a.bsr(eax, ecx).unwrap();
         a.bsf(bx, cx).unwrap();
@@ -231,9 +224,8 @@ fn bsf_bsr() {
 
 // ---- conditional data ----------------------------------------------------
 
-#[test]
-fn setcc_and_cmovcc() {
-    let mut m = run32(|a| {
+pub fn setcc_and_cmovcc(e: Eng) {
+    let mut m = run32(e, |a| {
         a.mov(eax, 5u32).unwrap();
         a.cmp(eax, 7).unwrap();
         a.setl(bl).unwrap();
@@ -252,9 +244,8 @@ fn setcc_and_cmovcc() {
 
 // ---- exchanges ----------------------------------------------------------
 
-#[test]
-fn cmpxchg_xadd() {
-    let mut m = run32(|a| {
+pub fn cmpxchg_xadd(e: Eng) {
+    let mut m = run32(e, |a| {
         a.mov(dword_ptr(DATA_BASE), 10u32).unwrap();
         a.mov(eax, 10u32).unwrap();
         a.mov(ebx, 20u32).unwrap();
@@ -270,16 +261,15 @@ fn cmpxchg_xadd() {
     assert_eq!(m.s.regs[EAX], 20);
     assert_eq!(m.s.regs[EDX], 20);
     assert_eq!(m.mmu.phys.read_u32(DATA_BASE), 25);
-    let m = run32(|a| {
+    let m = run32(e, |a| {
         a.mov(eax, 7u32).unwrap();
         a.xadd(eax, eax).unwrap();
     });
     assert_eq!(m.s.regs[EAX], 14);
 }
 
-#[test]
-fn cmpxchg8b_both_ways() {
-    let mut m = run32(|a| {
+pub fn cmpxchg8b_both_ways(e: Eng) {
+    let mut m = run32(e, |a| {
         a.mov(dword_ptr(DATA_BASE), 1u32).unwrap();
         a.mov(dword_ptr(DATA_BASE + 4), 2u32).unwrap();
         a.mov(eax, 1u32).unwrap();
@@ -298,9 +288,8 @@ fn cmpxchg8b_both_ways() {
 
 // ---- decimal adjust -----------------------------------------------------
 
-#[test]
-fn bcd_sequence() {
-    let m = run32(|a| {
+pub fn bcd_sequence(e: Eng) {
+    let m = run32(e, |a| {
         a.mov(al, 0x19).unwrap();
         a.add(al, 0x28).unwrap();
         a.daa().unwrap(); // 0x47
@@ -327,9 +316,8 @@ fn bcd_sequence() {
 
 // ---- stack frames and NOPs ------------------------------------------------
 
-#[test]
-fn enter_leave_nesting() {
-    let mut m = run32(|a| {
+pub fn enter_leave_nesting(e: Eng) {
+    let mut m = run32(e, |a| {
         a.mov(ebp, 0x7_0000u32).unwrap();
         a.mov(dword_ptr(0x7_0000 - 4), 0xAAAAu32).unwrap();
         a.mov(dword_ptr(0x7_0000 - 8), 0xBBBBu32).unwrap();
@@ -350,9 +338,8 @@ fn enter_leave_nesting() {
     assert_eq!(m.s.regs[EBP], 0x7_0000);
 }
 
-#[test]
-fn nop_forms() {
-    let m = run32(|a| {
+pub fn nop_forms(e: Eng) {
+    let m = run32(e, |a| {
         a.mov(eax, 1u32).unwrap();
         a.nop().unwrap();
         a.db(&[0x0F, 0x1F, 0x00]).unwrap(); // nop [eax]
@@ -389,8 +376,7 @@ fn reference_cond(cc: u8, f: u32) -> bool {
     r ^ (cc & 1 != 0)
 }
 
-#[test]
-fn all_sixteen_conditions() {
+pub fn all_sixteen_conditions(e: Eng) {
     for f in [
         0,
         fl::CF,
@@ -402,7 +388,7 @@ fn all_sixteen_conditions() {
         fl::CF | fl::ZF | fl::PF,
         fl::ZF | fl::SF,
     ] {
-        let mut m = run32(|a| {
+        let mut m = run32(e, |a| {
             a.mov(dword_ptr(DATA_BASE + 0x100), 0xABCD_1234u32).unwrap();
             a.push(f | 2).unwrap();
             a.popfd().unwrap();

@@ -3,8 +3,8 @@
 //! with IOPL 3 (segment registers pushed and nulled, IRET back to V86),
 //! and the TSS I/O permission bitmap.
 
-mod sys_harness;
-use sys_harness::*;
+use super::sys_harness::*;
+use super::Eng;
 
 const V86_CS: u32 = 0x0900;
 const V86_DS: u32 = 0x0A00;
@@ -29,8 +29,7 @@ fn enter_v86(eflags: u32) -> Vec<u8> {
     })
 }
 
-#[test]
-fn int_with_iopl0_goes_to_the_monitor() {
+pub fn int_with_iopl0_goes_to_the_monitor(e: Eng) {
     let v86 = asm16(0, |a| {
         a.mov(word_ptr(0), 0x1234u32).unwrap();
         a.int(0x21).unwrap();
@@ -56,7 +55,7 @@ fn int_with_iopl0_goes_to_the_monitor() {
         a.mov(dword_ptr(REC2 + 44).ss(), eax).unwrap();
         a.hlt().unwrap();
     });
-    let mut s = Sys::new(&enter_v86(0));
+    let mut s = Sys::new(e, &enter_v86(0));
     s.load(V86_CS << 4, &v86);
     s.load(MONITOR, &monitor);
     s.set_idt(13, gate_desc(0x08, MONITOR, 0x8E, 0));
@@ -77,8 +76,7 @@ fn int_with_iopl0_goes_to_the_monitor() {
     assert_eq!(s.mem32(REC2 + 44), 14, "IP of HLT");
 }
 
-#[test]
-fn iopl3_int_through_idt_and_io_bitmap() {
+pub fn iopl3_int_through_idt_and_io_bitmap(e: Eng) {
     let v86 = asm16(0, |a| {
         a.cli().unwrap();
         a.sti().unwrap();
@@ -97,7 +95,7 @@ fn iopl3_int_through_idt_and_io_bitmap() {
         a.mov(dword_ptr(REC2 + 36).ss(), eax).unwrap();
         a.iretd().unwrap();
     });
-    let mut s = Sys::new(&enter_v86(0x3000));
+    let mut s = Sys::new(e, &enter_v86(0x3000));
     s.load(V86_CS << 4, &v86);
     s.load(MONITOR, &handler);
     s.set_idt(0x21, gate_desc(0x08, MONITOR, 0xEE, 0));
@@ -125,15 +123,14 @@ fn iopl3_int_through_idt_and_io_bitmap() {
     assert_eq!(s.fault(), (13, 0, 14, V86_CS));
 }
 
-#[test]
-fn v86_segment_loads_are_real_mode_style() {
+pub fn v86_segment_loads_are_real_mode_style(e: Eng) {
     let v86 = asm16(0, |a| {
         a.mov(ax, 0x1234u32).unwrap();
         a.mov(es, ax).unwrap();
         a.mov(word_ptr(0).es(), 0x4321u32).unwrap();
         a.pushf().unwrap(); // IOPL 0: #GP(0)
     });
-    let mut s = Sys::new(&enter_v86(0));
+    let mut s = Sys::new(e, &enter_v86(0));
     s.load(V86_CS << 4, &v86);
     assert_eq!(s.run(), Stop::Halted);
     assert_eq!(s.m.mmu.phys.read_u16(0x12340), 0x4321);

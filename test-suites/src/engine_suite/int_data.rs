@@ -9,19 +9,20 @@ use cpu_interp::state::*;
 use cpu_interp::Stop;
 use iced_x86::code_asm::*;
 
-fn run32(f: impl FnOnce(&mut CodeAssembler)) -> TestMachine {
+use super::Eng;
+
+fn run32(e: Eng, f: impl FnOnce(&mut CodeAssembler)) -> TestMachine {
     let code = asm32(CODE_BASE as u64, |a| {
         f(a);
         a.hlt().unwrap();
     });
-    let mut m = TestMachine::flat32(&code);
+    let mut m = e.flat32(&code);
     assert_eq!(m.run(), Stop::Halted);
     m
 }
 
-#[test]
-fn extend_and_convert() {
-    let m = run32(|a| {
+pub fn extend_and_convert(e: Eng) {
+    let m = run32(e, |a| {
         a.mov(eax, 0x1234_5680u32).unwrap();
         a.movsx(ebx, al).unwrap();
         a.movzx(ecx, al).unwrap();
@@ -39,9 +40,8 @@ fn extend_and_convert() {
     assert_eq!(m.s.regs[EDX], 0xFFFF_FFFF);
 }
 
-#[test]
-fn xchg_xlat_bswap() {
-    let mut m = run32(|a| {
+pub fn xchg_xlat_bswap(e: Eng) {
+    let mut m = run32(e, |a| {
         a.mov(dword_ptr(DATA_BASE), 0x1111_1111u32).unwrap();
         a.mov(eax, 0x2222_2222u32).unwrap();
         a.xchg(dword_ptr(DATA_BASE), eax).unwrap();
@@ -62,9 +62,8 @@ fn xchg_xlat_bswap() {
     assert_eq!(m.s.regs[ESI], 0x4433_2211);
 }
 
-#[test]
-fn lahf_sahf_and_carry_ops() {
-    let m = run32(|a| {
+pub fn lahf_sahf_and_carry_ops(e: Eng) {
+    let m = run32(e, |a| {
         a.mov(eax, 0xD5_00u32).unwrap(); // AH = SF ZF AF PF CF
         a.sahf().unwrap();
         a.setc(bl).unwrap();
@@ -81,9 +80,8 @@ fn lahf_sahf_and_carry_ops() {
     assert_eq!(flag_names(m.s.get_eflags()), "CF PF AF ZF SF");
 }
 
-#[test]
-fn pusha_popa_round_trip() {
-    let m = run32(|a| {
+pub fn pusha_popa_round_trip(e: Eng) {
+    let m = run32(e, |a| {
         a.mov(eax, 1u32).unwrap();
         a.mov(ecx, 2u32).unwrap();
         a.mov(edx, 3u32).unwrap();
@@ -106,9 +104,8 @@ fn pusha_popa_round_trip() {
     assert_eq!(m.s.regs[ESP], STACK_TOP);
 }
 
-#[test]
-fn push_esp_pop_esp_pop_mem() {
-    let mut m = run32(|a| {
+pub fn push_esp_pop_esp_pop_mem(e: Eng) {
+    let mut m = run32(e, |a| {
         a.push(esp).unwrap(); // pushes the old ESP
         a.pop(eax).unwrap();
         a.push(0x1234u32).unwrap();
@@ -121,9 +118,8 @@ fn push_esp_pop_esp_pop_mem() {
     assert_eq!(m.s.regs[ESP], 0x5678);
 }
 
-#[test]
-fn pushf_popf_and_ret_imm() {
-    let m = run32(|a| {
+pub fn pushf_popf_and_ret_imm(e: Eng) {
+    let m = run32(e, |a| {
         let mut f = a.create_label();
         let mut end = a.create_label();
         a.push(0x0000_08D7u32).unwrap(); // all arithmetic flags
@@ -145,9 +141,8 @@ fn pushf_popf_and_ret_imm() {
     assert_eq!(m.s.regs[ESP], STACK_TOP);
 }
 
-#[test]
-fn loops_and_jecxz() {
-    let m = run32(|a| {
+pub fn loops_and_jecxz(e: Eng) {
+    let m = run32(e, |a| {
         let mut top = a.create_label();
         let mut out = a.create_label();
         let mut z = a.create_label();

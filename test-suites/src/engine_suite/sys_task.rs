@@ -2,8 +2,8 @@
 //! link, busy bits), an IDT task gate for #DF as Linux uses it, CR3 and
 //! LDT loads, and faults reported in the new task.
 
-mod sys_harness;
-use sys_harness::*;
+use super::sys_harness::*;
+use super::Eng;
 
 const TSS1: u32 = 0x3200;
 const TSS1_SEL: u16 = 0x30;
@@ -13,8 +13,7 @@ fn busy(s: &mut Sys, sel: u16) -> bool {
     s.m.mmu.phys.read_u8(GDT_BASE + sel as u32 + 5) & 2 != 0
 }
 
-#[test]
-fn jmp_to_task_and_back() {
+pub fn jmp_to_task_and_back(e: Eng) {
     let code = asm32(CODE_BASE as u64, |a| {
         a.mov(ebx, 0x1111u32).unwrap();
         a.jmp_far(TSS1_SEL, 0).unwrap();
@@ -32,7 +31,7 @@ fn jmp_to_task_and_back() {
         a.mov(dword_ptr(DATA_BASE + 12), eax).unwrap();
         a.jmp_far(TSS0_SEL, 0).unwrap();
     });
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     s.load(TASK1, &t1);
     s.write_tss32(TSS1, TASK1, 0x6_0000);
     s.set_gdt(TSS1_SEL, tss_desc(TSS1, 0x67, 0x89));
@@ -49,8 +48,7 @@ fn jmp_to_task_and_back() {
     assert_eq!(s.m.s.tr.selector, TSS0_SEL);
 }
 
-#[test]
-fn call_task_and_iret_back() {
+pub fn call_task_and_iret_back(e: Eng) {
     let code = asm32(CODE_BASE as u64, |a| {
         a.call_far(TSS1_SEL, 0).unwrap();
         a.pushfd().unwrap();
@@ -64,7 +62,7 @@ fn call_task_and_iret_back() {
         a.mov(dword_ptr(DATA_BASE + 4), eax).unwrap();
         a.iretd().unwrap();
     });
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     s.load(TASK1, &t1);
     s.write_tss32(TSS1, TASK1, 0x6_0000);
     s.set_gdt(TSS1_SEL, tss_desc(TSS1, 0x67, 0x89));
@@ -78,7 +76,7 @@ fn call_task_and_iret_back() {
     let code = asm32(CODE_BASE as u64, |a| {
         a.call_far(TSS0_SEL, 0).unwrap();
     });
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     assert_eq!(s.run(), Stop::Halted);
     assert_eq!(s.fault(), (13, TSS0_SEL as u32, CODE_BASE, 0x08));
 }
@@ -86,8 +84,7 @@ fn call_task_and_iret_back() {
 /// Linux's double-fault handling: IDT vector 8 is a task gate to a TSS
 /// with its own stack; the new task finds the error code (0) on its stack
 /// and the faulting state in the old TSS.
-#[test]
-fn double_fault_through_task_gate() {
+pub fn double_fault_through_task_gate(e: Eng) {
     let code = asm32(CODE_BASE as u64, |a| {
         a.mov(eax, 0x7Bu32).unwrap();
         a.mov(es, ax).unwrap();
@@ -103,7 +100,7 @@ fn double_fault_through_task_gate() {
         a.pop(dword_ptr(DATA_BASE + 16)).unwrap();
         a.hlt().unwrap();
     });
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     s.load(TASK1, &t1);
     s.write_tss32(TSS1, TASK1, 0x6_0000);
     s.set_gdt(TSS1_SEL, tss_desc(TSS1, 0x67, 0x89));
@@ -122,8 +119,7 @@ fn double_fault_through_task_gate() {
 }
 
 /// The new task's CR3 is loaded (paging on), and its LDT.
-#[test]
-fn task_switch_loads_cr3_and_ldt() {
+pub fn task_switch_loads_cr3_and_ldt(e: Eng) {
     let code = asm32(CODE_BASE as u64, |a| {
         a.jmp_far(TSS1_SEL, 0).unwrap();
     });
@@ -135,7 +131,7 @@ fn task_switch_loads_cr3_and_ldt() {
         a.mov(dword_ptr(0x40_0004), eax).unwrap();
         a.hlt().unwrap();
     });
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     s.load(TASK1, &t1);
     // Old space: identity map of 4 MiB at 0x20_0000; new space adds a
     // second table mapping 0x40_0000 -> 0x5_0000.
@@ -174,12 +170,11 @@ fn task_switch_loads_cr3_and_ldt() {
 /// loaded): #TS(selector) is delivered in the new task, whose EIP is
 /// pushed. (With a bad CS or SS there would be no usable stack: the SDM
 /// expects a task gate for #TS.)
-#[test]
-fn fault_after_switch_is_in_new_task() {
+pub fn fault_after_switch_is_in_new_task(e: Eng) {
     let code = asm32(CODE_BASE as u64, |a| {
         a.jmp_far(TSS1_SEL, 0).unwrap();
     });
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     s.write_tss32(TSS1, TASK1, 0x6_0000);
     s.m.mmu.phys.write_u32(TSS1 + 0x54, 0x78); // DS beyond the GDT
     s.set_gdt(TSS1_SEL, tss_desc(TSS1, 0x67, 0x89));
@@ -191,8 +186,7 @@ fn fault_after_switch_is_in_new_task() {
 }
 
 /// INT n through a task gate with IRET back (nested task).
-#[test]
-fn int_through_task_gate_and_iret() {
+pub fn int_through_task_gate_and_iret(e: Eng) {
     let code = asm32(CODE_BASE as u64, |a| {
         a.mov(ecx, 7u32).unwrap();
         a.int(0x50).unwrap();
@@ -207,7 +201,7 @@ fn int_through_task_gate_and_iret() {
         // The next INT through the gate resumes here.
         a.jmp(top).unwrap();
     });
-    let mut s = Sys::new(&code);
+    let mut s = Sys::new(e, &code);
     s.load(TASK1, &t1);
     s.write_tss32(TSS1, TASK1, 0x6_0000);
     s.set_gdt(TSS1_SEL, tss_desc(TSS1, 0x67, 0x89));

@@ -178,19 +178,6 @@ fn replay_sys_fuzz_seed() {
 mod known_bugs {
     use test_suites::engine_suite::*;
 
-    #[test]
-    #[ignore = "MMIO code is cached and not invalidated (interpreter and translator)"]
-    fn mmio_code_interp() {
-        bad_input::code_on_an_mmio_page_follows_the_device(super::interp::ENG)
-    }
-
-    #[cfg(feature = "dbt")]
-    #[test]
-    #[ignore = "MMIO code is cached and not invalidated (interpreter and translator)"]
-    fn mmio_code_dbt() {
-        bad_input::code_on_an_mmio_page_follows_the_device(super::dbt_eager::ENG)
-    }
-
     #[cfg(feature = "dbt")]
     #[test]
     #[ignore = "translator: a block crossing into an unmapped second page runs stale code"]

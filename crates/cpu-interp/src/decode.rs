@@ -289,6 +289,11 @@ pub struct Block {
     /// pages for the fast lookup (`u64::MAX`: never): while the TLB is
     /// unchanged the check is skipped.
     pub confirmed: Cell<u64>,
+    /// False for code fetched from a page that is not plain memory (MMIO,
+    /// a partial ROM, unmapped): such bytes can change without a write
+    /// the code tracking sees, so the block is decoded afresh each time
+    /// and never translated.
+    pub cached: bool,
 }
 
 /// A multiplicative hasher for `BlockKey` (the default SipHash costs more
@@ -339,6 +344,9 @@ pub struct BlockCache {
     blocks: HashMap<BlockKey, Rc<Block>, BuildHasherDefault<KeyHasher>>,
     by_page: HashMap<u32, Vec<BlockKey>>,
     fast: Vec<Option<Rc<Block>>>,
+    /// The last block decoded from memory that is not plain RAM/ROM (see
+    /// `Block::cached`); it lives here only until the next such decode.
+    uncached: Option<Rc<Block>>,
     pub decoded_blocks: u64,
     pub invalidations: u64,
     pub fast_hits: u64,
@@ -350,6 +358,7 @@ impl Default for BlockCache {
             blocks: HashMap::default(),
             by_page: HashMap::new(),
             fast: vec![None; FAST_SLOTS],
+            uncached: None,
             decoded_blocks: 0,
             invalidations: 0,
             fast_hits: 0,
@@ -456,8 +465,17 @@ impl BlockCache {
             // maps elsewhere: decode afresh.
             self.remove(key);
         }
-        let block = Rc::new(decode_block(cpu, eip, lin, paddr, code32)?);
+        let mut block = decode_block(cpu, eip, lin, paddr, code32)?;
         self.decoded_blocks += 1;
+        if !block
+            .pages
+            .iter()
+            .all(|&p| cpu.mmu.is_plain_code_page(p << 12))
+        {
+            block.cached = false;
+            return Ok(self.uncached.insert(Rc::new(block)));
+        }
+        let block = Rc::new(block);
         // Only the block's own bytes count as code: writes to data that
         // shares the page (real-mode programs mix them) do not invalidate.
         let total: u32 = block.ops.iter().map(|d| d.ins.len() as u32).sum();
@@ -590,6 +608,7 @@ fn decode_block(cpu: &mut Cpu, eip: u32, lin: u32, paddr: u32, code32: bool) -> 
         ops,
         exec_count: Cell::new(0),
         confirmed: Cell::new(u64::MAX),
+        cached: true,
     })
 }
 

@@ -137,7 +137,7 @@ impl Dbt {
     /// Translates the current block if it is hot enough.
     fn maybe_translate(&mut self, cpu: &mut Cpu, key: Key) -> Option<u32> {
         let block = self.interp.cache.get(cpu).ok()?;
-        if block.exec_count.get() < self.threshold || block.ops.is_empty() {
+        if block.exec_count.get() < self.threshold || block.ops.is_empty() || !block.cached {
             return None;
         }
         self.translate(key, block)

@@ -216,6 +216,15 @@ impl Mmu {
         }
     }
 
+    /// Whether the page at `paddr` reads as plain memory (RAM, or ROM
+    /// covering the whole page), whose bytes change only through writes
+    /// the code tracking sees (or map changes, which bump the
+    /// generation). Code elsewhere (MMIO, partial ROM, unmapped) must not
+    /// be cached.
+    pub fn is_plain_code_page(&self, paddr: u32) -> bool {
+        self.phys.page_host(paddr & PAGE_MASK).0.is_some()
+    }
+
     /// True if some code page was written since the last
     /// [`Mmu::take_dirty_code_pages`]. One relaxed load.
     #[inline(always)]

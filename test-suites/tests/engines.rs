@@ -180,20 +180,6 @@ mod known_bugs {
 
     #[cfg(feature = "dbt")]
     #[test]
-    #[ignore = "translator: a block crossing into an unmapped second page runs stale code"]
-    fn cross_page_unmapped_dbt() {
-        bad_input::block_across_a_page_that_goes_away(super::dbt_eager::ENG)
-    }
-
-    #[cfg(feature = "dbt")]
-    #[test]
-    #[ignore = "translator: a block crossing into a remapped second page runs stale code"]
-    fn cross_page_remapped_dbt() {
-        bad_input::block_across_a_page_that_is_remapped(super::dbt_eager::ENG)
-    }
-
-    #[cfg(feature = "dbt")]
-    #[test]
     #[ignore = "lockstep: reports a RAM difference on sys_fuzz seed 13 where the engines agree"]
     fn lockstep_sys_fuzz_seed_13() {
         let mut m = sys_fuzz::random_machine(super::lockstep::ENG, 13);

@@ -137,7 +137,15 @@ impl Dbt {
     /// Translates the current block if it is hot enough.
     fn maybe_translate(&mut self, cpu: &mut Cpu, key: Key) -> Option<u32> {
         let block = self.interp.cache.get(cpu).ok()?;
-        if block.exec_count.get() < self.threshold || block.ops.is_empty() || !block.cached {
+        // Blocks end at page boundaries: a block whose last instruction
+        // runs into the next page is left to the interpreter, which checks
+        // that page's mapping on every lookup (`BlockCache`), whereas a
+        // translation is found by its first byte's address alone.
+        if block.exec_count.get() < self.threshold
+            || block.ops.is_empty()
+            || !block.cached
+            || block.pages[1] != block.pages[0]
+        {
             return None;
         }
         self.translate(key, block)

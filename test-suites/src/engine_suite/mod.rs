@@ -121,36 +121,6 @@ pub const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
          16-bit code keys; its rewrite is in progress",
     ),
     (
-        "dbt_eager",
-        "block_across_a_page_that_goes_away",
-        CROSS_PAGE_BUG,
-    ),
-    (
-        "dbt_eager",
-        "block_across_a_page_that_is_remapped",
-        CROSS_PAGE_BUG,
-    ),
-    (
-        "dbt_default",
-        "block_across_a_page_that_goes_away",
-        CROSS_PAGE_BUG,
-    ),
-    (
-        "dbt_default",
-        "block_across_a_page_that_is_remapped",
-        CROSS_PAGE_BUG,
-    ),
-    (
-        "lockstep",
-        "block_across_a_page_that_goes_away",
-        CROSS_PAGE_BUG,
-    ),
-    (
-        "lockstep",
-        "block_across_a_page_that_is_remapped",
-        CROSS_PAGE_BUG,
-    ),
-    (
         "lockstep",
         "random_system_code_never_panics",
         "seed 13: lockstep reports 'RAM differs at 0x7efd2' (the pushed EFLAGS.RF of a \
@@ -167,18 +137,17 @@ pub const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// The translator's bug behind the cross-page cases.
-const CROSS_PAGE_BUG: &str = "a translated block whose instructions run into a second \
-    page is looked up by the physical address of its first byte only: after the guest \
-    unmaps or remaps the second page (PTE write + INVLPG), the old translation still \
-    runs the old bytes (the interpreter's block cache re-checks the second page's \
-    translation in decode.rs `second_page_current`; the translator's cache lookup, \
-    chaining and lookup() do not)";
-
 /// The known bug that makes `case` fail on `engine`, if any.
 pub fn known_failure(engine: &str, case: &str) -> Option<&'static str> {
-    KNOWN_FAILURES
-        .iter()
+    find_known(KNOWN_FAILURES, engine, case)
+}
+
+fn find_known(
+    list: &[(&str, &str, &'static str)],
+    engine: &str,
+    case: &str,
+) -> Option<&'static str> {
+    list.iter()
         .find(|(e, c, _)| (*e == engine || *e == "*") && *c == case)
         .map(|k| k.2)
 }
@@ -232,11 +201,12 @@ mod tests {
 
     #[test]
     fn known_failures_match_by_engine_or_wildcard() {
-        let wild = "code_on_an_mmio_page_follows_the_device";
-        assert!(known_failure("interp", wild).is_some());
-        assert!(known_failure("dbt_tiny", wild).is_some());
-        assert!(known_failure("interp", "host_write_between_runs_is_seen").is_none());
-        assert!(known_failure("lockstep", "host_write_between_runs_is_seen").is_some());
+        let list: &[(&str, &str, &'static str)] =
+            &[("*", "everywhere", "bug a"), ("lockstep", "one", "bug b")];
+        assert_eq!(find_known(list, "interp", "everywhere"), Some("bug a"));
+        assert_eq!(find_known(list, "dbt_tiny", "everywhere"), Some("bug a"));
+        assert_eq!(find_known(list, "interp", "one"), None);
+        assert_eq!(find_known(list, "lockstep", "one"), Some("bug b"));
         let engines = [
             "*",
             "interp",

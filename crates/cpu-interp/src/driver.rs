@@ -87,8 +87,9 @@ pub fn drive<R: BlockRunner + ?Sized>(
 /// Runs the instruction at CS:EIP through the interpreter with the debug
 /// checks around it: an instruction breakpoint (a fault, before it), data
 /// and I/O breakpoints and TF (one trap after it). Returns whether the
-/// loop must poll INTR.
-fn run_one<R: BlockRunner + ?Sized>(r: &mut R, cpu: &mut Cpu) -> bool {
+/// loop must poll INTR. (The lockstep engine's interpreter side steps with
+/// it too.)
+pub fn run_one<R: BlockRunner + ?Sized>(r: &mut R, cpu: &mut Cpu) -> bool {
     let armed = debugreg::armed(cpu.s);
     if armed && cpu.s.eflags & fl::RF == 0 {
         let hits = debugreg::instruction_hits(cpu.s);

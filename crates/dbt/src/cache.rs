@@ -18,12 +18,15 @@ use crate::codebuf::CodeBuf;
 use crate::key::Key;
 
 /// A direct exit of a translated block: a patchable `jmp rel32` at `site`
-/// that initially goes to its exit stub at `stub`.
+/// that initially goes to its exit stub at `stub`, and in blocks with a
+/// budget pre-check a 5-byte NOP at `fast` (before the flags are saved)
+/// that chaining may turn into a jump (see `emit::ExitSite`).
 #[derive(Clone, Debug)]
 pub struct ExitRec {
     pub site: usize,
     pub stub: usize,
     pub target_eip: u32,
+    pub fast: Option<usize>,
     /// The block this exit is patched to.
     pub chained: Option<u32>,
 }
@@ -33,6 +36,10 @@ pub struct TransBlock {
     pub key: Key,
     /// Offset of the entry point in the code buffer.
     pub entry: usize,
+    /// Offset of the code after the entry's budget check.
+    pub body: usize,
+    /// Flags the block may observe on entry (0: never).
+    pub live_in: u32,
     pub len: usize,
     /// The decoded block; the code holds pointers to its `Decoded`s.
     pub block: Rc<Block>,
@@ -88,6 +95,11 @@ pub struct Stubs {
     pub epilogue: usize,
     pub exit_generic: usize,
     pub indirect_tail: usize,
+    /// Shared callout sequence (`call`ed, see `emit::stubs`).
+    pub callout: usize,
+    /// Shared tail of direct-exit stubs and of refused block entries.
+    pub direct_exit: usize,
+    pub entry_exit: usize,
     /// Address of the jump cache (`JcEntry` array) probed inline.
     pub jc: usize,
     /// Offset in the buffer where block code starts.
@@ -193,6 +205,9 @@ impl Cache {
                     e.chained = None;
                     let (site, stub) = (e.site, e.stub);
                     self.code.patch_jmp(site, stub);
+                    if let Some(fast) = e.fast {
+                        self.code.patch_jmp_or_nop(fast, None);
+                    }
                 }
             }
         }
@@ -217,9 +232,14 @@ impl Cache {
         }
     }
 
-    /// Patches exit `slot` of block `src` to jump to block `dst`.
+    /// Patches exit `slot` of block `src` to jump to block `dst`: if the
+    /// exit has a fast jump (its block checked the budget), past `dst`'s
+    /// budget check, and past the flag save too if `dst` never reads
+    /// incoming flags; else to `dst`'s entry.
     pub fn chain(&mut self, src: u32, slot: u32, dst: u32) -> bool {
-        let Some(dst_entry) = self.block(dst).map(|b| b.entry) else {
+        let Some((dst_entry, dst_body, dst_live)) =
+            self.block(dst).map(|b| (b.entry, b.body, b.live_in))
+        else {
             return false;
         };
         let Some(Some(s)) = self.blocks.get_mut(src as usize) else {
@@ -232,8 +252,14 @@ impl Cache {
             return false;
         }
         e.chained = Some(dst);
-        let site = e.site;
-        self.code.patch_jmp(site, dst_entry);
+        // An exit with a fast jump belongs to a block that checked the
+        // budget for its whole length: the target's own check would pass,
+        // so even the flag-saving path may skip it.
+        match e.fast {
+            Some(fast) if dst_live == 0 => self.code.patch_jmp_or_nop(fast, Some(dst_body)),
+            Some(_) => self.code.patch_jmp(e.site, dst_body),
+            None => self.code.patch_jmp(e.site, dst_entry),
+        }
         if let Some(Some(d)) = self.blocks.get_mut(dst as usize) {
             d.incoming.push((src, slot));
         }
@@ -300,6 +326,8 @@ mod tests {
         TransBlock {
             key,
             entry,
+            body: entry,
+            live_in: crate::liveness::ALL,
             len: 16,
             pages: block.pages,
             block,
@@ -307,6 +335,7 @@ mod tests {
                 site,
                 stub: site + 8,
                 target_eip: 0,
+                fast: None,
                 chained: None,
             }],
             incoming: Vec::new(),
@@ -365,6 +394,60 @@ mod tests {
             "back to the stub"
         );
         assert!(c.block(a).unwrap().exits[0].chained.is_none());
+    }
+
+    #[test]
+    fn fast_exits_chain_past_the_entry_and_unchain_to_a_nop() {
+        let mut m = TestMachine::flat32(&[0x90, 0xF4]);
+        let b = block_at(&mut m);
+        let mut c = Cache::with_size(1 << 16);
+        let base = c.code.used;
+        // Block a: a NOP5 fast site at +0, its jmp site at +5 (to +16).
+        let mut code = crate::codebuf::NOP5.to_vec();
+        code.extend([0xE9, 6, 0, 0, 0]);
+        code.resize(128, 0xCC);
+        c.code.append(&code).unwrap();
+        let k1 = Key::of(&m.s, CODE_BASE);
+        let k2 = Key {
+            paddr: 0x20000,
+            ..k1
+        };
+        let mut ta = tb(k1, b.clone(), base, base + 5);
+        ta.exits[0].stub = base + 16;
+        ta.exits[0].fast = Some(base);
+        let a = c.insert(ta);
+        let mut td = tb(k2, b.clone(), base + 64, base + 64);
+        td.body = base + 72;
+        td.live_in = 0;
+        td.pages = [0x20, 0x20];
+        let d = c.insert(td);
+        assert!(c.chain(a, 0, d));
+        let rel = i32::from_le_bytes(c.code.bytes(base + 1, 4).try_into().unwrap());
+        assert_eq!(c.code.bytes(base, 1), vec![0xE9]);
+        assert_eq!(
+            base as i64 + 5 + rel as i64,
+            (base + 72) as i64,
+            "to the body"
+        );
+        c.invalidate_page(0x20);
+        assert_eq!(c.code.bytes(base, 5), crate::codebuf::NOP5.to_vec());
+        assert!(c.block(a).unwrap().exits[0].chained.is_none());
+        // A target that reads its incoming flags: the saving jump goes to
+        // its body (the source checked the budget).
+        c.flush();
+        let base = c.code.used;
+        c.code.append(&code).unwrap();
+        let mut ta = tb(k1, b.clone(), base, base + 5);
+        ta.exits[0].stub = base + 16;
+        ta.exits[0].fast = Some(base);
+        let a = c.insert(ta);
+        let mut td = tb(k2, b, base + 64, base + 64);
+        td.body = base + 72;
+        let d = c.insert(td);
+        assert!(c.chain(a, 0, d));
+        assert_eq!(c.code.bytes(base, 5), crate::codebuf::NOP5.to_vec());
+        let rel = i32::from_le_bytes(c.code.bytes(base + 6, 4).try_into().unwrap());
+        assert_eq!(base as i64 + 10 + rel as i64, (base + 72) as i64);
     }
 
     #[test]

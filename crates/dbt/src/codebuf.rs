@@ -16,6 +16,9 @@ pub enum CodeBufError {
     Map(#[from] std::io::Error),
 }
 
+/// The 5-byte NOP (`nop dword [rax+rax]`).
+pub const NOP5: [u8; 5] = [0x0F, 0x1F, 0x44, 0x00, 0x00];
+
 /// A fixed-address code region with a bump allocator.
 pub struct CodeBuf {
     /// The mapping (owned here; kept read+execute outside `with_mut`).
@@ -115,6 +118,28 @@ impl CodeBuf {
         });
     }
 
+    /// Makes the 5 bytes at `site` a `jmp rel32` to `target`, or with
+    /// `None` the 5-byte NOP `0F 1F 44 00 00` (fast exits are a NOP until
+    /// chained).
+    pub fn patch_jmp_or_nop(&mut self, site: usize, target: Option<usize>) {
+        let bytes = match target {
+            Some(t) => {
+                let rel = t as i64 - (site as i64 + 5);
+                let rel = i32::try_from(rel).expect("jump within the code buffer");
+                let r = rel.to_le_bytes();
+                [0xE9, r[0], r[1], r[2], r[3]]
+            }
+            None => NOP5,
+        };
+        self.with_mut(site, 5, |m| {
+            debug_assert!(
+                m[0] == 0xE9 || m[..5] == NOP5,
+                "patch site is a jmp or a nop"
+            );
+            m[..5].copy_from_slice(&bytes);
+        });
+    }
+
     /// Reads back `len` bytes at `off` (for disassembly).
     pub fn bytes(&self, off: usize, len: usize) -> Vec<u8> {
         self.buf[off..off + len].to_vec()
@@ -124,6 +149,16 @@ impl CodeBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jmp_or_nop_patches() {
+        let mut b = CodeBuf::new(1 << 16).unwrap();
+        let off = b.append(&NOP5).unwrap();
+        b.patch_jmp_or_nop(off, Some(off + 0x20));
+        assert_eq!(b.bytes(off, 5), vec![0xE9, 0x1B, 0, 0, 0]);
+        b.patch_jmp_or_nop(off, None);
+        assert_eq!(b.bytes(off, 5), NOP5.to_vec());
+    }
 
     #[test]
     fn append_patch_and_read_back() {

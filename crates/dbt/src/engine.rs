@@ -38,7 +38,7 @@ use crate::cache::{Cache, ExitRec, TransBlock};
 use crate::emit;
 use crate::emit::stubs::EnterFn;
 use crate::key::Key;
-use crate::runtime::{RunCtx, NO_SLOT};
+use crate::runtime::{self, RunCtx, NO_SLOT};
 use crate::stats::Stats;
 
 /// Default executions of a block before it is translated.
@@ -55,8 +55,17 @@ pub struct Dbt {
     /// Patch direct exits to their targets.
     pub chaining: bool,
     pub stats: Stats,
+    /// Measure where time goes (TSC ticks in `run`, in generated code and
+    /// in callouts; see `Stats`). Off by default: it reads the TSC at
+    /// every block entry from the dispatcher and around every callout.
+    pub timing: bool,
+    /// With `timing`: callouts run per mnemonic (see `Stats::hot_callouts`).
+    callout_hist: Vec<u64>,
     dirty: Vec<u32>,
     map_generation: Option<u64>,
+    /// Every block translated is written here, guest and host code
+    /// (`oxpc run --dbt-dump`).
+    pub dump: Option<Box<dyn std::io::Write>>,
 }
 
 impl Default for Dbt {
@@ -83,8 +92,13 @@ impl Dbt {
             threshold,
             chaining: true,
             stats: Stats::default(),
+            // `OXPC_DBT_TIMING=1` turns the time and callout accounting on
+            // for front ends that do not set `timing` themselves.
+            timing: std::env::var_os("OXPC_DBT_TIMING").is_some(),
+            callout_hist: vec![0; runtime::HIST_SIZE],
             dirty: Vec::new(),
             map_generation: None,
+            dump: None,
         }
     }
 
@@ -92,6 +106,7 @@ impl Dbt {
     pub fn stats(&self) -> Stats {
         let mut s = self.stats.clone();
         s.flushes = self.cache.flushes;
+        s.hot_callouts = hot_callouts(&self.callout_hist, 12);
         s.invalidations = self.cache.invalidations;
         s
     }
@@ -160,7 +175,24 @@ impl Dbt {
         for _ in 0..2 {
             let id = self.cache.next_id();
             let base = self.cache.code.addr(self.cache.code.used);
-            let t = emit::translate(&block, key, id, base, self.cache.stubs, false);
+            // Live-in flags of translated targets in the same page.
+            let cache = &self.cache;
+            let hint = |t: u32| {
+                let lin = key.cs_base.wrapping_add(t);
+                if lin & !0xFFF != key.linear() & !0xFFF {
+                    return None;
+                }
+                let k = Key {
+                    paddr: (key.paddr & !0xFFF) | (lin & 0xFFF),
+                    eip: t,
+                    ..key
+                };
+                cache
+                    .get(&k)
+                    .and_then(|id| cache.block(id))
+                    .map(|b| b.live_in)
+            };
+            let t = emit::translate_with(&block, key, id, base, self.cache.stubs, false, &hint);
             if t.code.len() <= self.cache.code.free() {
                 tr = Some(t);
                 break;
@@ -179,16 +211,19 @@ impl Dbt {
         let exits = tr
             .exits
             .iter()
-            .map(|&(site, stub, target_eip)| ExitRec {
-                site: off + site,
-                stub: off + stub,
-                target_eip,
+            .map(|x| ExitRec {
+                site: off + x.site,
+                stub: off + x.stub,
+                target_eip: x.target,
+                fast: x.fast.map(|f| off + f),
                 chained: None,
             })
             .collect();
         let id = self.cache.insert(TransBlock {
             key,
             entry: off,
+            body: off + tr.body,
+            live_in: tr.live_in,
             len: tr.code.len(),
             pages: block.pages,
             block,
@@ -200,6 +235,9 @@ impl Dbt {
         self.stats.native_insns += tr.native as u64;
         self.stats.callout_insns += tr.callouts as u64;
         self.stats.translate_time += t0.elapsed();
+        if self.dump.is_some() {
+            self.dump_translation(id);
+        }
         Some(id)
     }
 
@@ -225,7 +263,16 @@ impl Dbt {
             lookups: 0,
             lookup_hits: 0,
             soft_exit: false,
+            soft_left: 0,
+            timing: self.timing,
+            callout_ticks: 0,
+            callout_hist: if self.timing {
+                self.callout_hist.as_mut_ptr()
+            } else {
+                std::ptr::null_mut()
+            },
         };
+        let t0 = if self.timing { runtime::ticks() } else { 0 };
         // SAFETY: `enter_addr` is the entry stub emitted by `emit_stubs`
         // with exactly the `EnterFn` signature; the code buffer is
         // executable and outlives this call.
@@ -237,11 +284,16 @@ impl Dbt {
             tlb,
             entry as *const u8,
         );
+        if self.timing {
+            self.stats.exec_ticks += runtime::ticks().wrapping_sub(t0);
+            self.stats.callout_ticks += ctx.callout_ticks;
+        }
         self.stats.entries += 1;
         self.stats.callouts += ctx.callouts;
         self.stats.lookups += ctx.lookups;
         self.stats.lookup_hits += ctx.lookup_hits;
         let (src, slot, soft) = (ctx.exit_tb, ctx.exit_slot, ctx.soft_exit);
+        let soft_left = ctx.soft_left;
         let mut changed = cpu.s.exit_request & EXIT_BLOCK != 0;
         cpu.s.exit_request &= !EXIT_BLOCK;
         if self.chaining && slot != NO_SLOT {
@@ -250,9 +302,21 @@ impl Dbt {
         if soft && cpu.s.run_state == RunState::Running {
             // The interpreter would have gone on with this block: finish
             // it there, without a budget check or interrupt poll between.
-            self.sync_code_pages(cpu.mmu);
+            // One instruction at a time, the `soft_left` the translated
+            // block had left: a fresh interpreter block from here could
+            // run past the end of a block cut at the size cap.
             self.stats.interp_blocks += 1;
-            changed |= self.interp.run_block_nosync(cpu, false);
+            for _ in 0..soft_left {
+                self.sync_code_pages(cpu.mmu);
+                if cpu.s.run_state != RunState::Running {
+                    break;
+                }
+                let c = self.interp.run_block_nosync(cpu, true);
+                changed |= c;
+                if c || self.interp.last_faulted() || cpu.mmu.smc_pending() {
+                    break;
+                }
+            }
         }
         changed
     }
@@ -322,7 +386,12 @@ impl Engine for Dbt {
     /// and enabled hardware breakpoints run single instructions in the
     /// interpreter.
     fn run(&mut self, s: &mut CpuState, mmu: &mut Mmu, bus: &mut dyn Bus, budget: u64) -> Stop {
-        driver::drive(self, s, mmu, bus, budget)
+        let t0 = if self.timing { runtime::ticks() } else { 0 };
+        let stop = driver::drive(self, s, mmu, bus, budget);
+        if self.timing {
+            self.stats.run_ticks += runtime::ticks().wrapping_sub(t0);
+        }
+        stop
     }
 }
 
@@ -342,4 +411,25 @@ impl BlockRunner for Dbt {
     fn note_single(&mut self) {
         self.stats.interp_blocks += 1;
     }
+}
+
+/// The `n` mnemonics with the most callouts, most first.
+fn hot_callouts(hist: &[u64], n: usize) -> Vec<(String, u64)> {
+    let mut v: Vec<(usize, u64)> = hist
+        .iter()
+        .enumerate()
+        .filter(|&(_, &c)| c > 0)
+        .map(|(i, &c)| (i, c))
+        .collect();
+    v.sort_by_key(|&(_, c)| std::cmp::Reverse(c));
+    let names: Vec<iced_x86::Mnemonic> = iced_x86::Mnemonic::values().collect();
+    v.into_iter()
+        .take(n)
+        .map(|(i, c)| {
+            let name = names
+                .get(i)
+                .map_or_else(|| format!("#{i}"), |m| format!("{m:?}"));
+            (name, c)
+        })
+        .collect()
 }

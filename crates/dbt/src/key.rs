@@ -57,6 +57,9 @@ pub const M_PE: u32 = 1 << 4;
 pub const M_VM: u32 = 1 << 5;
 /// Mode bit: paging on.
 pub const M_PG: u32 = 1 << 6;
+/// Mode bit: EFLAGS.DF (string instructions step by a constant; a
+/// CLD/STD that changes it leaves the block).
+pub const M_DF: u32 = 1 << 7;
 /// Mode bits 8..19: two bits of segment class per segment register.
 pub const M_SEG_SHIFT: u32 = 8;
 
@@ -79,6 +82,9 @@ impl Key {
         }
         if s.cr0 & cr0::PG != 0 {
             m |= M_PG;
+        }
+        if s.eflags & fl::DF != 0 {
+            m |= M_DF;
         }
         for (i, seg) in s.seg.iter().enumerate() {
             m |= seg_class(seg) << (M_SEG_SHIFT + 2 * i as u32);
@@ -112,6 +118,10 @@ impl Key {
     }
     pub fn paging(&self) -> bool {
         self.mode & M_PG != 0
+    }
+    /// EFLAGS.DF the block was translated for.
+    pub fn df(&self) -> bool {
+        self.mode & M_DF != 0
     }
     /// Linear address of the block's first byte.
     pub fn linear(&self) -> u32 {
@@ -152,5 +162,15 @@ mod tests {
         assert_eq!(b.seg_class(ES), SEG_LIMITED);
         m.s.seg[ES].access = SEG_READ;
         assert_eq!(Key::of(&m.s, 0x10000).seg_class(ES), SEG_OTHER);
+    }
+
+    #[test]
+    fn direction_flag_is_in_the_key() {
+        let mut m = TestMachine::flat32(&[0xF4]);
+        assert!(!Key::of(&m.s, 0x10000).df());
+        m.s.eflags |= fl::DF;
+        let k = Key::of(&m.s, 0x10000);
+        assert!(k.df());
+        assert!(k.mode < 1 << 20, "jump-cache empty marker stays free");
     }
 }

@@ -75,9 +75,13 @@ pub fn effect(d: &Decoded) -> (u32, u32) {
     }
     match m {
         Add | Sub | And | Or | Xor | Cmp | Test | Neg => (mem, ALL),
-        Imul if d.ins.op_count() >= 2 => (mem, ALL),
+        Imul | Mul | Bsf | Bsr => (mem, ALL),
+        Bt | Bts | Btr | Btc => (mem, fl::CF),
         Adc | Sbb => (fl::CF | mem, ALL),
         Inc | Dec => (mem, ALL & !fl::CF),
+        // By CL: a zero count passes every flag through.
+        Shl | Sal | Shr | Sar | Rol | Ror if d.ins.op_kind(1) == OpKind::Register => (mem, 0),
+        Rol | Ror if d.ins.immediate(1) & 31 != 0 => (mem, fl::CF | fl::OF),
         Shl | Sal | Shr | Sar if d.ins.op_kind(1) != OpKind::Register => {
             if d.ins.immediate(1) & 31 != 0 {
                 (mem, ALL)
@@ -85,8 +89,9 @@ pub fn effect(d: &Decoded) -> (u32, u32) {
                 (ALL, 0)
             }
         }
-        Mov | Movzx | Movsx | Lea | Nop | Cdq | Cwde | Cwd | Cbw | Not | Xchg | Push | Pop
-        | Jmp | Call | Ret | Cld | Std | Lodsb | Lodsw | Lodsd | Stosb | Stosw | Stosd => (mem, 0),
+        Mov | Movzx | Movsx | Lea | Nop | Pause | Bswap | Leave | Cdq | Cwde | Cwd | Cbw | Not
+        | Xchg | Push | Pop | Jmp | Call | Ret | Cld | Std | Lodsb | Lodsw | Lodsd | Stosb
+        | Stosw | Stosd => (mem, 0),
         _ => (ALL, 0),
     }
 }
@@ -101,6 +106,20 @@ pub fn live_after(ops: &[Decoded]) -> Vec<u32> {
         cur = (cur & !w) | r;
     }
     live
+}
+
+/// `before[i]`: flags that may be observed from the start of instruction
+/// `i` on (what `i` reads, plus what is live after it and `i` does not
+/// write). `before[0]` is the block's live-in: 0 means the block never
+/// looks at the flags it is entered with.
+pub fn live_before(ops: &[Decoded], after: &[u32]) -> Vec<u32> {
+    ops.iter()
+        .zip(after)
+        .map(|(d, &l)| {
+            let (r, w) = effect(d);
+            (l & !w) | r
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -125,10 +144,15 @@ mod tests {
             a.cmp(eax, 3).unwrap(); // 2: ...and dies here
             a.jne(0x100u64).unwrap(); // 3
         });
-        let l = live_after(&decode(&code));
+        let ops = decode(&code);
+        let l = live_after(&ops);
         assert_eq!(l[0] & fl::CF, 0, "nobody reads the add's CF");
         assert_eq!(l[2], ALL, "jne and the block exit read the cmp's flags");
         assert_eq!(l[3], ALL);
+        let b = live_before(&ops, &l);
+        assert_eq!(b[0], 0, "the block never reads its incoming flags");
+        assert_eq!(b[2], 0);
+        assert_eq!(b[3], ALL, "jne reads ZF, the exit everything");
     }
 
     #[test]
@@ -138,8 +162,10 @@ mod tests {
             a.mov(ecx, dword_ptr(eax)).unwrap();
             a.sub(eax, 1).unwrap();
         });
-        let l = live_after(&decode(&code));
+        let ops = decode(&code);
+        let l = live_after(&ops);
         assert_eq!(l[0], ALL, "the load may fault and push EFLAGS");
+        assert_eq!(live_before(&ops, &l)[1], ALL);
         assert_eq!(effect(&decode(&[0x0F, 0x94, 0xC0])[0]).0 & fl::ZF, fl::ZF); // sete al
     }
 }

@@ -52,11 +52,32 @@ pub struct RunCtx<'a> {
     /// dispatcher finishes that block in the interpreter, so block
     /// boundaries (where budgets and interrupts are looked at) match.
     pub soft_exit: bool,
+    /// With `soft_exit`: how many instructions of the block are left for
+    /// the interpreter (generated code stores it on the way out).
+    pub soft_left: u32,
+    /// Measure time in callouts (`Dbt::timing`): TSC ticks spent in
+    /// handlers run from generated code.
+    pub timing: bool,
+    pub callout_ticks: u64,
+    /// With `timing`: callouts run per `iced_x86::Mnemonic` (indexed by
+    /// its number, [`HIST_SIZE`] entries), or null.
+    pub callout_hist: *mut u64,
+}
+
+/// Entries of the callout histogram (more than there are mnemonics).
+pub const HIST_SIZE: usize = 4096;
+
+/// The time-stamp counter (cheap enough to bracket callouts with).
+pub fn ticks() -> u64 {
+    // SAFETY: RDTSC has no memory effects; every x86-64 CPU has it.
+    unsafe { core::arch::x86_64::_rdtsc() }
 }
 
 pub const CTX_END_ICOUNT: i32 = offset_of!(RunCtx<'static>, end_icount) as i32;
 pub const CTX_EXIT_TB: i32 = offset_of!(RunCtx<'static>, exit_tb) as i32;
 pub const CTX_EXIT_SLOT: i32 = offset_of!(RunCtx<'static>, exit_slot) as i32;
+pub const CTX_SOFT_EXIT: i32 = offset_of!(RunCtx<'static>, soft_exit) as i32;
+pub const CTX_SOFT_LEFT: i32 = offset_of!(RunCtx<'static>, soft_left) as i32;
 
 pub const ST_REGS: i32 = offset_of!(CpuState, regs) as i32;
 pub const ST_EIP: i32 = offset_of!(CpuState, eip) as i32;
@@ -96,7 +117,7 @@ impl ModeSnap {
             cr0: s.cr0,
             cr3: s.cr3,
             cr4: s.cr4,
-            eflags: s.eflags & (fl::VM | fl::TF | fl::IF | fl::AC),
+            eflags: s.eflags & (fl::VM | fl::TF | fl::IF | fl::AC | fl::DF),
         }
     }
 }
@@ -106,6 +127,25 @@ impl ModeSnap {
 /// settled (`FlagOp::None`) so generated code can read `eflags`.
 pub extern "sysv64" fn callout(ctx: &mut RunCtx<'_>, d: &Decoded) -> u32 {
     ctx.callouts += 1;
+    if ctx.timing {
+        let m = d.ins.mnemonic() as usize;
+        if !ctx.callout_hist.is_null() && m < HIST_SIZE {
+            // SAFETY: a non-null `callout_hist` points to `HIST_SIZE`
+            // counters owned by the `Dbt` running this block, which
+            // nothing else touches while generated code runs.
+            unsafe { *ctx.callout_hist.add(m) += 1 };
+        }
+        let t0 = ticks();
+        let st = run_handler(ctx, d);
+        ctx.callout_ticks += ticks().wrapping_sub(t0);
+        st
+    } else {
+        run_handler(ctx, d)
+    }
+}
+
+/// The body of [`callout`].
+fn run_handler(ctx: &mut RunCtx<'_>, d: &Decoded) -> u32 {
     // SAFETY: the dispatcher stores pointers derived from the `&mut`
     // references it was given for this `run` and does not use those
     // references while generated code (and so this callout) runs; nothing
@@ -200,6 +240,10 @@ mod tests {
             lookups: 0,
             lookup_hits: 0,
             soft_exit: false,
+            soft_left: 0,
+            timing: false,
+            callout_ticks: 0,
+            callout_hist: std::ptr::null_mut(),
         }
     }
 

@@ -32,9 +32,29 @@ pub struct Stats {
     pub entries: u64,
     /// Time spent translating.
     pub translate_time: Duration,
+    /// With `Dbt::timing`: TSC ticks in `Engine::run`, inside generated
+    /// code (entered from the dispatcher until it returns, callouts
+    /// included), and inside callouts.
+    pub run_ticks: u64,
+    pub exec_ticks: u64,
+    pub callout_ticks: u64,
+    /// With `Dbt::timing`: the mnemonics that ran most as callouts.
+    pub hot_callouts: Vec<(String, u64)>,
 }
 
 impl Stats {
+    /// Shares of the measured time (with `Dbt::timing`): (generated code
+    /// without callouts, callouts, dispatcher + interpreter + translator).
+    pub fn time_shares(&self) -> Option<(f64, f64, f64)> {
+        if self.run_ticks == 0 {
+            return None;
+        }
+        let run = self.run_ticks as f64;
+        let exec = self.exec_ticks.min(self.run_ticks) as f64;
+        let call = self.callout_ticks.min(self.exec_ticks) as f64;
+        Some(((exec - call) / run, call / run, (run - exec) / run))
+    }
+
     /// Mean translation time per block in microseconds.
     pub fn us_per_block(&self) -> f64 {
         if self.blocks == 0 {
@@ -69,7 +89,23 @@ impl fmt::Display for Stats {
             self.invalidations,
             self.flushes,
             self.us_per_block()
-        )
+        )?;
+        if let Some((code, call, disp)) = self.time_shares() {
+            write!(
+                f,
+                "\ndbt: time: {:.1}% translated code, {:.1}% callouts, {:.1}% dispatcher/interpreter/translator",
+                100.0 * code,
+                100.0 * call,
+                100.0 * disp
+            )?;
+        }
+        if !self.hot_callouts.is_empty() {
+            write!(f, "\ndbt: hot callouts:")?;
+            for (m, c) in &self.hot_callouts {
+                write!(f, " {m} {c}")?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -85,5 +121,12 @@ mod tests {
         s.translate_time = Duration::from_micros(100);
         assert!((s.us_per_block() - 25.0).abs() < 1e-9);
         assert!(s.to_string().contains("4 blocks"));
+        assert!(s.time_shares().is_none());
+        (s.run_ticks, s.exec_ticks, s.callout_ticks) = (1000, 800, 200);
+        let (code, call, disp) = s.time_shares().unwrap();
+        assert!(
+            (code - 0.6).abs() < 1e-9 && (call - 0.2).abs() < 1e-9 && (disp - 0.2).abs() < 1e-9
+        );
+        assert!(s.to_string().contains("20.0% callouts"));
     }
 }

@@ -32,6 +32,9 @@ fn golden(name: &str, code: &[u8], paged: bool) {
         epilogue: BASE - 0xC00,
         exit_generic: BASE - 0x800,
         indirect_tail: BASE - 0x400,
+        callout: BASE - 0x300,
+        direct_exit: BASE - 0x200,
+        entry_exit: BASE - 0x100,
         jc: 0x0000_7000_0000_0000,
         end: 0,
     };
@@ -120,4 +123,24 @@ fn golden_string_ops() {
         a.ret().unwrap();
     });
     golden("string_ops", &code, false);
+}
+
+/// The first block of the benchmark's ALU loop (`bench::interp_loops::alu_loop`):
+/// the ROL's OF correction stays pending past the store and dies at the AND.
+#[test]
+fn golden_bench_alu_block() {
+    let code = asm32(CODE_BASE as u64, |a| {
+        let mut top = a.create_label();
+        a.set_label(&mut top).unwrap();
+        a.mov(eax, dword_ptr(esi + edx * 4)).unwrap();
+        a.add(eax, ebx).unwrap();
+        a.xor(ebx, eax).unwrap();
+        a.rol(ebx, 3).unwrap();
+        a.mov(dword_ptr(esi + edx * 4), eax).unwrap();
+        a.inc(edx).unwrap();
+        a.and(edx, 1023).unwrap();
+        a.test(eax, 1).unwrap();
+        a.jz(top).unwrap();
+    });
+    golden("bench_alu_block", &code, true);
 }

@@ -83,6 +83,24 @@ struct RunArgs {
     /// Print translation statistics at exit.
     #[arg(long)]
     dbt_stats: bool,
+    /// Write every translated block's guest and host disassembly to PATH.
+    #[arg(long, value_name = "PATH")]
+    dbt_dump: Option<PathBuf>,
+    /// Stop after N retired instructions (exit status 0 unless
+    /// --until-serial was given and not seen; with --engine lockstep, 4 on
+    /// a difference between the engines).
+    #[arg(long, value_name = "N")]
+    max_instructions: Option<u64>,
+    /// With --engine lockstep: run the translator alone for the first N
+    /// instructions, then both engines in lockstep (reaching a late point
+    /// of a boot quickly).
+    #[arg(long, value_name = "N")]
+    lockstep_after: Option<u64>,
+    /// With --engine lockstep: corrupt the interpreter's state after the
+    /// first translated block at or past N instructions (tests the
+    /// mismatch report).
+    #[arg(long, value_name = "N", hide = true)]
+    lockstep_inject: Option<u64>,
     /// Disk writes go to a temporary overlay.
     #[arg(long)]
     snapshot: bool,
@@ -285,21 +303,59 @@ fn emulate(
             None => None,
         },
     };
+    let mut translator = dbt::Dbt::new();
+    if let Some(p) = &a.dbt_dump {
+        let f =
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?;
+        translator.dump = Some(Box::new(std::io::BufWriter::new(f)));
+    }
+    let lockstep = || {
+        let mut l = dbt::Lockstep::for_machine(dbt::Dbt::new());
+        l.inject_at = a.lockstep_inject;
+        Box::new(l)
+    };
+    let delayed = a.engine == EngineArg::Lockstep && a.lockstep_after.is_some();
     let engine: Box<dyn cpu_interp::Engine> = match a.engine {
         EngineArg::Interp => Box::new(cpu_interp::Interpreter::new()),
-        EngineArg::Dbt => Box::new(dbt::Dbt::new()),
-        EngineArg::Lockstep => Box::new(dbt::Lockstep::new(dbt::Dbt::new())),
+        EngineArg::Lockstep if !delayed => {
+            let mut l = lockstep();
+            l.dbt = translator;
+            l
+        }
+        EngineArg::Dbt | EngineArg::Lockstep => Box::new(translator),
     };
     let mut m = Machine::with_engine(cfg, out, disks, engine)?;
     m.trace_every = a.trace_every;
     on_built(&m);
     let limits = RunLimits {
         wall: a.max_seconds.map(Duration::from_secs_f64),
+        insns: a.max_instructions,
         watch: watch.clone(),
         ..RunLimits::default()
     };
     let t0 = Instant::now();
-    let exit = m.run(&limits, Some(&rx));
+    let exit = if delayed {
+        // The translator alone up to --lockstep-after, then both.
+        let after = a.lockstep_after.unwrap_or(0);
+        let first = RunLimits {
+            insns: Some(a.max_instructions.map_or(after, |n| n.min(after))),
+            ..limits.clone()
+        };
+        match m.run(&first, Some(&rx)) {
+            Exit::Timeout if m.cpu.icount >= after => {
+                m.engine = lockstep();
+                let rest = RunLimits {
+                    wall: limits.wall.map(|w| w.saturating_sub(t0.elapsed())),
+                    ..limits.clone()
+                };
+                m.run(&rest, Some(&rx))
+            }
+            other => other,
+        }
+    } else {
+        m.run(&limits, Some(&rx))
+    };
+    let bound_reached = a.max_instructions.is_some_and(|n| m.cpu.icount >= n);
     let secs = t0.elapsed().as_secs_f64();
     log::info!(
         "stopped: {exit:?} after {secs:.2} s, {} instructions ({:.1} MIPS)",
@@ -320,6 +376,9 @@ fn emulate(
     }
     Ok(match exit {
         Exit::Matched | Exit::Quit => 0,
+        // Reported above.
+        Exit::Mismatch => 4,
+        Exit::Timeout if bound_reached && a.until_serial.is_none() => 0,
         Exit::Timeout => {
             match &a.until_serial {
                 Some(s) => eprintln!(

@@ -67,6 +67,9 @@ pub enum Exit {
     /// The CPU is halted with interrupts disabled or no timer armed, and no
     /// input can arrive: nothing will ever happen again.
     Dead,
+    /// The engine found a difference between two engines it compares
+    /// (`--engine lockstep`; see `Engine::mismatch`).
+    Mismatch,
 }
 
 /// Per-run bookkeeping the loop keeps between slices.
@@ -210,6 +213,9 @@ impl Machine {
 
             let (stop, next) = self.run_slice(SLICE_INSNS);
             st.slices += 1;
+            if self.engine.mismatch().is_some() {
+                return Exit::Mismatch;
+            }
 
             // Stop conditions.
             if let Some(w) = &limits.watch {

@@ -13,8 +13,8 @@
 //!
 //! Leaves out: SMRAM control.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::codepages::CodePages;
 use crate::shadow::ShadowMap;
@@ -25,6 +25,12 @@ pub(crate) struct MapState {
     pub(crate) shadow: ShadowMap,
     a20_mask: AtomicU32,
     generation: AtomicU64,
+    /// DMA writes (address, bytes) kept for a differential tester while
+    /// `dma_logging` is set (see [`crate::PhysMem::log_dma`]).
+    pub(crate) dma_logging: AtomicBool,
+    /// Set when `dma_log` gets an entry (one load per empty take).
+    pub(crate) dma_pending: AtomicBool,
+    pub(crate) dma_log: Mutex<Vec<(u32, Vec<u8>)>>,
 }
 
 impl MapState {
@@ -33,6 +39,9 @@ impl MapState {
             shadow: ShadowMap::default(),
             a20_mask: AtomicU32::new(u32::MAX),
             generation: AtomicU64::new(0),
+            dma_logging: AtomicBool::new(false),
+            dma_pending: AtomicBool::new(false),
+            dma_log: Mutex::new(Vec::new()),
         }
     }
 

@@ -76,6 +76,18 @@ impl DmaMemory {
 
     /// Writes `data` to guest memory at `paddr`.
     pub fn write(&self, paddr: u32, data: &[u8]) {
+        if self
+            .map
+            .dma_logging
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            if let Ok(mut log) = self.map.dma_log.lock() {
+                log.push((paddr, data.to_vec()));
+                self.map
+                    .dma_pending
+                    .store(true, std::sync::atomic::Ordering::Release);
+            }
+        }
         Self::chunks(paddr, data.len(), |a, start, n| {
             if self.is_ram(a, true) {
                 self.ram.write(a as usize, &data[start..start + n]);

@@ -236,6 +236,48 @@ impl PhysMem {
         DmaMemory::new(self.ram.clone(), self.code.clone(), self.state.clone())
     }
 
+    /// Starts (true) or stops keeping a log of the writes made through
+    /// [`DmaMemory`] handles, for a differential tester that mirrors them
+    /// into a second machine ([`PhysMem::take_dma_log`]).
+    pub fn log_dma(&self, on: bool) {
+        self.state
+            .dma_logging
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The DMA writes logged since the last call, oldest first.
+    pub fn take_dma_log(&self) -> Vec<(u32, Vec<u8>)> {
+        use std::sync::atomic::Ordering;
+        if !self.state.dma_pending.swap(false, Ordering::AcqRel) {
+            return Vec::new();
+        }
+        match self.state.dma_log.lock() {
+            Ok(mut l) => std::mem::take(&mut *l),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// The MMIO regions as (base, length), in the order they were added.
+    pub fn mmio_regions(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.mmio.iter().map(|m| (m.base, m.len))
+    }
+
+    /// Replaces each MMIO region's handler by `f(base, len, old handler)`
+    /// (a differential tester wraps them to record accesses).
+    pub fn wrap_mmio(&mut self, mut f: impl FnMut(u32, u32, Box<dyn Mmio>) -> Box<dyn Mmio>) {
+        struct Nothing;
+        impl Mmio for Nothing {
+            fn read(&mut self, _: u64, _: u8) -> u32 {
+                u32::MAX
+            }
+            fn write(&mut self, _: u64, _: u8, _: u32) {}
+        }
+        for m in &mut self.mmio {
+            let old = std::mem::replace(&mut m.dev, Box::new(Nothing));
+            m.dev = f(m.base, m.len, old);
+        }
+    }
+
     /// True if [a, a+len) is RAM that no region or shadow setting overlays.
     #[inline(always)]
     fn plain_ram(&self, a: u32, len: u32) -> bool {
@@ -722,6 +764,36 @@ mod tests {
         m.code.mark(0x5000);
         m.write_ram_raw(0x4FFF, &[0; 2]);
         assert!(m.code.pending());
+    }
+
+    #[test]
+    fn dma_log_and_mmio_wrapping() {
+        let mut m = mem();
+        m.dma().write(0x100, &[1, 2]);
+        assert!(m.take_dma_log().is_empty(), "off by default");
+        m.log_dma(true);
+        m.dma().write(0x200, &[3, 4]);
+        assert_eq!(m.take_dma_log(), vec![(0x200, vec![3, 4])]);
+        assert!(m.take_dma_log().is_empty());
+        let d = LogDev::default();
+        let log = d.0.clone();
+        m.add_mmio(0xA0000, 0x20000, Box::new(d)).unwrap();
+        assert_eq!(
+            m.mmio_regions().collect::<Vec<_>>(),
+            vec![(0xA0000, 0x20000)]
+        );
+        struct Plus1(Box<dyn Mmio>);
+        impl Mmio for Plus1 {
+            fn read(&mut self, a: u64, s: u8) -> u32 {
+                self.0.read(a, s) + 1
+            }
+            fn write(&mut self, a: u64, s: u8, v: u32) {
+                self.0.write(a, s, v)
+            }
+        }
+        m.wrap_mmio(|_, _, old| Box::new(Plus1(old)));
+        assert_eq!(m.read_u16(0xA0010), 0x0011);
+        assert_eq!(log.lock().unwrap().len(), 1);
     }
 
     #[test]

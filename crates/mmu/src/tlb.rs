@@ -116,6 +116,9 @@ pub struct Tlb {
     meta: [Box<[u8]>; 2],
     /// Some entry was filled from a 4 MiB page since the last full flush.
     large_present: bool,
+    /// When set, every installed entry's (table, index) is appended (for
+    /// [`Tlb::writable_pages`]; at most `2 * TLB_SIZE` are kept).
+    pub install_log: Option<Vec<(u8, u16)>>,
 }
 
 impl Default for Tlb {
@@ -135,6 +138,7 @@ impl Tlb {
             epoch: 0,
             meta: [meta(), meta()],
             large_present: false,
+            install_log: None,
         }
     }
 
@@ -156,9 +160,53 @@ impl Tlb {
     pub(crate) fn set(&mut self, user: usize, va: u32, e: TlbEntry, global: bool, large: bool) {
         let idx = tlb_index(va);
         self.epoch += 1;
+        if let Some(l) = &mut self.install_log {
+            // Bounded: once full, `writable_pages` scans every entry.
+            if l.len() < 2 * TLB_SIZE {
+                l.push((user as u8, idx as u16));
+            }
+        }
         self.entries[user][idx] = e;
         self.meta[user][idx] = (u8::from(global) * META_GLOBAL) | (u8::from(large) * META_LARGE);
         self.large_present |= large;
+    }
+
+    /// Appends the physical pages of the entries that allow writes (flags
+    /// aside) to `out`: of every entry, or with [`Tlb::install_log`] on,
+    /// of the entries installed since the last call (draining the log).
+    /// With `forget`, their write permission is dropped, so the next write
+    /// to each page refills its entry. A differential tester calling this
+    /// after every step learns (a superset of) the pages written during
+    /// the step (less a page whose entry was evicted within the step).
+    pub fn writable_pages(&mut self, out: &mut Vec<u32>, forget: bool) {
+        let mut dropped = false;
+        let mut visit = |e: &mut TlbEntry| {
+            if e.write & TLB_INVALID == 0 {
+                out.push(e.paddr);
+                if forget {
+                    e.write = (e.write & PAGE_MASK) | TLB_INVALID;
+                    dropped = true;
+                }
+            }
+        };
+        match &mut self.install_log {
+            Some(log) if log.len() < 2 * TLB_SIZE => {
+                for (t, i) in log.drain(..) {
+                    if let Some(e) = self.entries[t as usize & 1].get_mut(usize::from(i)) {
+                        visit(e);
+                    }
+                }
+            }
+            // Full (more installs than entries): scanning is cheaper.
+            Some(log) => {
+                log.clear();
+                self.entries.iter_mut().flatten().for_each(visit);
+            }
+            None => self.entries.iter_mut().flatten().for_each(visit),
+        }
+        if dropped {
+            self.epoch += 1;
+        }
     }
 
     /// Invalidates every entry.
@@ -261,6 +309,43 @@ mod tests {
         assert_ne!(e.read, 0);
         assert_ne!(e.write, 0);
         assert_ne!(e.exec, 0);
+    }
+
+    #[test]
+    fn writable_pages_are_listed_and_forgotten() {
+        let mut t = Tlb::new();
+        t.set(0, 0x5000, entry(0x5000), false, false);
+        let mut ro = entry(0x6000);
+        ro.write |= TLB_INVALID;
+        t.set(1, 0x6000, ro, false, false);
+        let mut out = Vec::new();
+        t.writable_pages(&mut out, false);
+        assert_eq!(out, vec![0x1000]);
+        let e = t.epoch;
+        t.writable_pages(&mut out, true);
+        assert_eq!(out, vec![0x1000, 0x1000]);
+        assert!(t.epoch > e, "an invalidation");
+        assert_eq!(t.entry(0, 0x5000).read, 0x5000, "reads still hit");
+        assert_ne!(t.entry(0, 0x5000).write, 0x5000, "writes miss");
+        out.clear();
+        t.writable_pages(&mut out, true);
+        assert!(out.is_empty());
+        // With the install log, only entries installed since the last call.
+        t.install_log = Some(Vec::new());
+        t.set(0, 0x7000, entry(0x7000), false, false);
+        t.writable_pages(&mut out, false);
+        assert_eq!(out, vec![0x1000]);
+        out.clear();
+        t.writable_pages(&mut out, false);
+        assert!(out.is_empty(), "log drained");
+        // A full log falls back to a scan (and stays bounded).
+        for _ in 0..3 * TLB_SIZE {
+            t.set(0, 0x7000, entry(0x7000), false, false);
+        }
+        assert_eq!(t.install_log.as_ref().unwrap().len(), 2 * TLB_SIZE);
+        t.writable_pages(&mut out, false);
+        assert_eq!(out, vec![0x1000], "found by the scan");
+        assert!(t.install_log.as_ref().unwrap().is_empty());
     }
 
     #[test]

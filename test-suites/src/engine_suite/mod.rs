@@ -85,57 +85,14 @@ pub fn run_on_bus(m: &mut TestMachine, bus: &mut dyn Bus, budget: u64) -> Stop {
 /// instantiated test is skipped there (it says so on stdout);
 /// `tests/engines.rs` keeps an `#[ignore]`d reproducer for each, to run
 /// once the bug is fixed.
-pub const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
-    (
-        "lockstep",
-        "code_on_an_mmio_page_follows_the_device",
-        "the committed lockstep engine's interpreter copy has no MMIO; its \
-         rewrite is in progress",
-    ),
-    (
-        "lockstep",
-        "trap_flag_single_steps_each_instruction",
-        "the committed lockstep engine does not forward Bus::sync_memory, \
-         raise the single-step trap on its interpreter side, or compare \
-         16-bit code keys; its rewrite is in progress",
-    ),
-    (
-        "lockstep",
-        "same_bytes_as_16_and_32_bit_code",
-        "the committed lockstep engine does not forward Bus::sync_memory, \
-         raise the single-step trap on its interpreter side, or compare \
-         16-bit code keys; its rewrite is in progress",
-    ),
-    (
-        "lockstep",
-        "outs_applies_memory_map_changes_before_the_next_instruction",
-        "the committed lockstep engine does not forward Bus::sync_memory, \
-         raise the single-step trap on its interpreter side, or compare \
-         16-bit code keys; its rewrite is in progress",
-    ),
-    (
-        "lockstep",
-        "out_applies_memory_map_changes_before_the_next_instruction",
-        "the committed lockstep engine does not forward Bus::sync_memory, \
-         raise the single-step trap on its interpreter side, or compare \
-         16-bit code keys; its rewrite is in progress",
-    ),
-    (
-        "lockstep",
-        "random_system_code_never_panics",
-        "seed 13: lockstep reports 'RAM differs at 0x7efd2' (the pushed EFLAGS.RF of a \
-         fault frame) although the translator and the interpreter run alone agree on \
-         all of RAM and state: a lockstep-side difference",
-    ),
-    (
-        "lockstep",
-        "host_write_between_runs_is_seen",
-        "the lockstep's interpreter side keeps its own copy of RAM, taken at the first \
+pub const KNOWN_FAILURES: &[(&str, &str, &str)] = &[(
+    "lockstep",
+    "host_write_between_runs_is_seen",
+    "the lockstep's interpreter side keeps its own copy of RAM, taken at the first \
          run: writes made to guest memory from outside between runs \
          (PhysMem::write_bytes by a loader or debugger) are not mirrored, so the two \
          sides run different code and the run ends in a reported mismatch",
-    ),
-];
+)];
 
 /// The known bug that makes `case` fail on `engine`, if any.
 pub fn known_failure(engine: &str, case: &str) -> Option<&'static str> {

@@ -5,7 +5,7 @@
 
 use cpu_interp::decode::Decoded;
 use cpu_interp::state::fl;
-use dynasmrt::DynasmApi;
+use dynasmrt::{DynasmApi, DynasmLabelApi};
 use iced_x86::Mnemonic;
 
 use super::mov::{operand, Op};
@@ -158,15 +158,17 @@ fn binary(e: &mut Emitter, idx: usize, d: &Decoded, m: Mnemonic) -> bool {
         (Op::M, Op::I(i)) => (Form::MI(i), d.msize),
         _ => return false,
     };
-    if matches!(form, Form::RM(_)) && m == Test {
-        return false;
-    }
+    // TEST is commutative and dynasm only has `test r/m, r`.
+    let form = match (form, m) {
+        (Form::RM(x), Test) => Form::MR(x),
+        (f, _) => f,
+    };
     if matches!(form, Form::RM(_) | Form::MR(_) | Form::MI(_)) {
         let write = matches!(form, Form::MR(_) | Form::MI(_)) && !matches!(m, Cmp | Test);
         mem::operand(e, idx, d, write, true);
     }
     if matches!(m, Adc | Sbb) {
-        e.need_host();
+        e.need_cf();
     }
     match m {
         Add => alu_form!(e, add, form, size),
@@ -200,7 +202,7 @@ fn unary(e: &mut Emitter, idx: usize, d: &Decoded, m: Mnemonic) -> bool {
         mem::operand(e, idx, d, true, writes);
     }
     if matches!(m, Inc | Dec) && e.live(idx) & fl::CF != 0 {
-        e.need_host();
+        e.need_cf();
     }
     match m {
         Inc => unary_form!(e, inc, a, size),
@@ -232,8 +234,15 @@ fn shift(e: &mut Emitter, idx: usize, d: &Decoded, m: Mnemonic) -> bool {
         Op::R(1, 1) => None,
         _ => return false,
     };
+    // Register by CL: a masked count of 0 changes nothing, so the shift
+    // is skipped around instead of bringing the old flags into host
+    // EFLAGS (a `popfq`).
+    if let (Op::R(x, _), None) = (a, count) {
+        shift_cl_reg(e, m, x, size);
+        return true;
+    }
     // Rotates by more than one leave OF undefined and the host's choice is
-    // not the interpreter's ("as if the count were 1"): CL counts call
+    // not the interpreter's ("as if the count were 1"): memory by CL calls
     // out, immediate counts get OF recomputed below.
     if matches!(m, Rol | Ror) && count.is_none() {
         return false;
@@ -255,10 +264,86 @@ fn shift(e: &mut Emitter, idx: usize, d: &Decoded, m: Mnemonic) -> bool {
     if let (Rol | Ror, Some(c)) = (m, count) {
         // Skipped when no one can observe OF before it is overwritten.
         if c != 1 && e.live(idx) & fl::OF != 0 {
-            rotate_of(e, m == Rol, a, size, c);
+            match a {
+                // Register: deferred until someone can observe OF.
+                Op::R(x, _) => {
+                    let (i, j) = rotate_of_bits(m == Rol, size, c);
+                    e.of_fix = Some(super::OfFix { reg: x, i, j });
+                }
+                _ => rotate_of(e, m == Rol, a, size, c),
+            }
         }
     }
     true
+}
+
+/// Shift or rotate of register `x` by CL, flags ending in `fsave`:
+/// ```text
+/// <flags to fsave>; [rotates: mov/movzx ebp, x]     ; original value
+/// test cl, 31; jz skip
+/// shifts:  shl/shr/sar x, cl; pushfq; pop fsave
+/// rotates: rol/ror x, cl; pushfq; pop rsi; and esi, CF    ; only CF, OF change
+///          and fsave_d, ~(CF|OF); or fsave_d, esi
+///          mov esi, ebp; shr esi, n-1; shr ebp, j; xor ebp, esi; and ebp, 1
+///          shl ebp, 11; or fsave_d, ebp               ; OF as for a 1-bit rotate
+/// skip:
+/// ```
+/// (OF of the rotates: the top two bits of the original for ROL, its top
+/// and bottom bits for ROR, as the interpreter computes it.)
+fn shift_cl_reg(e: &mut Emitter, m: Mnemonic, x: u8, size: u8) {
+    use Mnemonic::*;
+    let a = Op::R(x, size);
+    e.to_saved();
+    e.protect();
+    let rotate = matches!(m, Rol | Ror);
+    if rotate {
+        match size {
+            4 => asm!(e.ops ; mov ebp, Rd(x)),
+            2 => asm!(e.ops ; movzx ebp, Rw(x)),
+            _ => asm!(e.ops ; movzx ebp, Rb(x)),
+        }
+    }
+    asm!(e.ops
+        ; test cl, 31
+        ; jz >skip
+    );
+    match m {
+        Shl | Sal => shift_form!(e, shl, a, size, None::<u32>),
+        Shr => shift_form!(e, shr, a, size, None::<u32>),
+        Sar => shift_form!(e, sar, a, size, None::<u32>),
+        Rol => shift_form!(e, rol, a, size, None::<u32>),
+        _ => shift_form!(e, ror, a, size, None::<u32>),
+    }
+    if rotate {
+        let n = size as i8 * 8;
+        let j = if m == Rol { n - 2 } else { 0 };
+        asm!(e.ops
+            ; pushfq
+            ; pop rsi
+            ; and esi, fl::CF as i32
+            ; and r12d, !(fl::CF | fl::OF) as i32
+            ; or r12d, esi
+            ; mov esi, ebp
+            ; shr esi, n - 1
+            ; shr ebp, j
+            ; xor ebp, esi
+            ; and ebp, 1
+            ; shl ebp, 11
+            ; or r12d, ebp
+        );
+    } else {
+        asm!(e.ops
+            ; pushfq
+            ; pop r12
+        );
+    }
+    asm!(e.ops ; skip:);
+    e.fl = super::Fl {
+        host: false,
+        saved: true,
+        mem: false,
+    };
+    e.of_fix = None;
 }
 
 /// OF of ROL/ROR by `c` > 1 as the interpreter defines it (as for a 1-bit
@@ -268,14 +353,7 @@ fn shift(e: &mut Emitter, idx: usize, d: &Decoded, m: Mnemonic) -> bool {
 /// `shr esi, j; xor ebp, esi; and ebp, 1; shl ebp, 11;`
 /// `and fsave_d, ~OF; or fsave_d, ebp`  (flags now only in fsave)
 fn rotate_of(e: &mut Emitter, left: bool, a: Op, size: u8, c: u32) {
-    let n = size as u32 * 8;
-    let r = c % n;
-    let (i, j) = if left {
-        ((n - 1 + r) % n, (n - 2 + r) % n)
-    } else {
-        ((n + n - 1 - r) % n, (n - r) % n)
-    };
-    let (i, j) = (i as i8, j as i8);
+    let (i, j) = rotate_of_bits(left, size, c);
     e.protect();
     match (a, size) {
         (Op::R(x, _), 4) => asm!(e.ops ; mov ebp, Rd(x)),
@@ -300,6 +378,19 @@ fn rotate_of(e: &mut Emitter, left: bool, a: Op, size: u8, c: u32) {
         asm!(e.ops ; push r12 ; popfq);
         e.fl.host = true;
     }
+}
+
+/// The two result bits whose XOR is the interpreter's OF of a rotate by
+/// `c` (see [`rotate_of`]).
+fn rotate_of_bits(left: bool, size: u8, c: u32) -> (i8, i8) {
+    let n = size as u32 * 8;
+    let r = c % n;
+    let (i, j) = if left {
+        ((n - 1 + r) % n, (n - 2 + r) % n)
+    } else {
+        ((n + n - 1 - r) % n, (n - r) % n)
+    };
+    (i as i8, j as i8)
 }
 
 /// imul r, r/m | imul r, r/m, imm (16 and 32 bits)

@@ -64,6 +64,9 @@ fn branch_if(e: &mut Emitter, cc: u8, l: DynamicLabel) {
         5 => Some(fl::PF),
         _ => None,
     };
+    if crate::liveness::cond_reads(cc) & fl::OF != 0 {
+        e.apply_of_fix();
+    }
     match mask {
         Some(m) if !e.fl.host => {
             if e.fl.saved {
@@ -92,10 +95,11 @@ fn jcc(e: &mut Emitter, idx: usize, d: &Decoded, cc: u8) -> bool {
     let next = e.next_eip(idx);
     let taken = e.ops.new_dynamic_label();
     branch_if(e, cc, taken);
-    let fl = e.fl;
+    let (fl, fix) = (e.fl, e.of_fix);
     e.direct_exit(next, idx as u32 + 1);
     asm!(e.ops ; =>taken);
     e.fl = fl;
+    e.of_fix = fix;
     e.direct_exit(target, idx as u32 + 1);
     true
 }
@@ -125,7 +129,7 @@ fn jmp(e: &mut Emitter, idx: usize, d: &Decoded) -> bool {
         Some(Op::M) if d.msize == size => Op::M,
         _ => return false,
     };
-    e.to_mem();
+    e.to_saved();
     let slow = e.begin_slow(idx, false, true);
     match (src, size) {
         (Op::M, _) => {
@@ -169,7 +173,7 @@ fn call(e: &mut Emitter, idx: usize, d: &Decoded) -> bool {
     if direct.is_none() && reg.is_none() {
         return false;
     }
-    e.to_mem();
+    e.to_saved();
     let slow = e.begin_slow(idx, false, true);
     if let Some(x) = reg {
         if size == 4 {
@@ -203,7 +207,7 @@ fn ret(e: &mut Emitter, idx: usize, d: &Decoded) -> bool {
     }
     let size: u8 = if d.op32 { 4 } else { 2 };
     let inc = d.ins.stack_pointer_increment();
-    e.to_mem();
+    e.to_saved();
     let slow = e.begin_slow(idx, false, true);
     top_offset(e);
     mem::check(e, SS, size, false, slow);

@@ -64,6 +64,13 @@ pub fn ea(e: &mut Emitter, d: &Decoded) {
 /// `cmp ebp, [tlb+rdi+tag]; jne slow`                  ; flags or other page
 /// `mov rdi, [tlb+rdi+addend]; add rdi, rsi`
 pub fn check(e: &mut Emitter, seg: usize, size: u8, write: bool, slow: DynamicLabel) {
+    check_addend(e, seg, size, write, slow);
+    asm!(e.ops ; add rdi, rsi);
+}
+
+/// [`check`] without the final `add rdi, rsi`: the host address is
+/// `[rdi + rsi]`, one add shorter on the way to the data.
+pub fn check_addend(e: &mut Emitter, seg: usize, size: u8, write: bool, slow: DynamicLabel) {
     let last = size as i32 - 1;
     if e.key.seg_class(seg) == SEG_LIMITED {
         let lim = st_seg_limit(seg);
@@ -87,7 +94,6 @@ pub fn check(e: &mut Emitter, seg: usize, size: u8, write: bool, slow: DynamicLa
         ; cmp ebp, DWORD [tlb + rdi + tag]
         ; jne =>slow
         ; mov rdi, QWORD [tlb + rdi + ADDEND]
-        ; add rdi, rsi
     );
 }
 
@@ -97,6 +103,13 @@ pub fn operand(e: &mut Emitter, idx: usize, d: &Decoded, write: bool, writes_fla
     let slow = e.begin_slow(idx, writes_flags, false);
     ea(e, d);
     check(e, d.mem.seg as usize, d.msize, write, slow);
+}
+
+/// [`operand`] leaving the host address as `[rdi + rsi]`.
+pub fn operand_addend(e: &mut Emitter, idx: usize, d: &Decoded, write: bool) {
+    let slow = e.begin_slow(idx, false, false);
+    ea(e, d);
+    check_addend(e, d.mem.seg as usize, d.msize, write, slow);
 }
 
 #[cfg(test)]

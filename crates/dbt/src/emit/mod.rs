@@ -20,6 +20,20 @@
 //! `FlagOp::None` inside translated code: the dispatcher settles it before
 //! entering and callouts settle after handlers).
 //!
+//! Block boundaries: a block is entered with the flags in `fsave` and
+//! checks the budget on entry. Where no flag is live, a block may instead
+//! check the budget for its whole length once (the pre-check); its direct
+//! exits then jump past the target's entry check, and, if the target
+//! never reads incoming flags (its live-in is 0), also past saving them
+//! (a patched NOP before the `pushfq`). A failed pre-check leaves for the
+//! interpreter to finish the block (`soft_exit`), so blocks end where the
+//! interpreter's would and budgets stop both engines at the same place.
+//! ROL/ROR by an immediate defer their OF correction ([`OfFix`]) until
+//! something can observe OF; a load whose operand a later store of the
+//! block reuses checks the TLB for writing once for both
+//! (`mov::paired_store`). Callouts, direct-exit stubs and refused entries
+//! share their long halves in `stubs` (blocks load arguments and jump).
+//!
 //! Precise state: a native instruction does every TLB check before any
 //! architectural write; a miss (or a failed segment-limit check) goes to
 //! the instruction's out-of-line slow path, which runs the interpreter's
@@ -28,9 +42,11 @@
 //! behaviour.
 
 pub mod alu;
+pub mod bits;
 pub mod control;
 pub mod mem;
 pub mod mov;
+pub mod muldiv;
 pub mod string;
 pub mod stubs;
 
@@ -69,6 +85,13 @@ pub type Ops = VecAssembler<X64Relocation>;
 pub const FRAME_CTX: i32 = 0;
 /// Frame offset of the budget end (`RunCtx::end_icount`).
 pub const FRAME_END: i32 = 8;
+/// Frame offset of the budget end less [`PRECHECK_SPAN`] (saturating):
+/// a block of at most that many instructions whose icount on entry is
+/// below it cannot reach the end (the pre-check's one compare).
+pub const FRAME_END_EARLY: i32 = 16;
+/// Longest block the one-compare pre-check covers (the interpreter's
+/// block size cap).
+pub const PRECHECK_SPAN: u32 = cpu_interp::decode::MAX_BLOCK_INSNS as u32;
 
 /// Writes the eight guest registers and icount back to `CpuState`.
 /// `mov [state + regs + 4*g], host(g)` for g = 0..7; `mov [state+icount], icount`
@@ -115,13 +138,31 @@ impl Fl {
     };
 }
 
+/// A pending correction of the guest OF (ROL/ROR by an immediate count
+/// above 1, whose OF the host computes differently from the interpreter):
+/// the guest OF is bit `i` XOR bit `j` of host register `reg`, which still
+/// holds the rotate's result. Applied (into `fsave`) only where someone
+/// can observe OF: a consumer, a callout, a slow path, a block exit; a
+/// later instruction that writes every flag drops it. Applying it is
+/// idempotent, so paths that did and did not apply it may join.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OfFix {
+    pub reg: u8,
+    pub i: i8,
+    pub j: i8,
+}
+
 enum Deferred {
-    /// Slow path of native instruction `idx`: callout, then back.
+    /// Slow path of native instruction `idx`: callout, then back (or,
+    /// with `soft`, leave after it and let the interpreter finish the
+    /// block: the fast path left state the slow path cannot rebuild).
     Slow {
         label: DynamicLabel,
         back: DynamicLabel,
         idx: usize,
         pre: Fl,
+        fix: Option<OfFix>,
+        soft: bool,
         writes_flags: bool,
         ends: bool,
     },
@@ -135,13 +176,34 @@ enum Deferred {
     CalloutExit { label: DynamicLabel, idx: usize },
     /// Block entry refused (exit request or budget).
     EntryExit { label: DynamicLabel },
+    /// The budget pre-check before instruction `idx` failed: leave there
+    /// (flags are dead) and let the dispatcher finish the block in the
+    /// interpreter, so it ends where the interpreter's would.
+    Budget { label: DynamicLabel, idx: usize },
+}
+
+/// A direct exit in the translated code (offsets from the block start).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitSite {
+    /// The patchable `jmp rel32` reached with the flags in `fsave`; it
+    /// initially goes to `stub`, and is patched to the target's entry.
+    pub site: usize,
+    pub stub: usize,
+    pub target: u32,
+    /// In blocks with a budget pre-check: a 5-byte NOP before the flags
+    /// are saved, patched to a `jmp rel32` to the target's body (past its
+    /// budget check) when the target never reads incoming flags.
+    pub fast: Option<usize>,
 }
 
 /// Result of translating one block.
 pub struct Translated {
     pub code: Vec<u8>,
-    /// Per direct exit: (jmp site offset, stub offset, target EIP).
-    pub exits: Vec<(usize, usize, u32)>,
+    pub exits: Vec<ExitSite>,
+    /// Offset of the code after the entry's budget check.
+    pub body: usize,
+    /// Flags the block may observe on entry (0: it never reads them).
+    pub live_in: u32,
     pub native: u32,
     pub callouts: u32,
 }
@@ -154,10 +216,27 @@ pub struct Emitter<'a> {
     tb_id: u32,
     stubs: Stubs,
     pub fl: Fl,
+    /// See [`OfFix`].
+    pub of_fix: Option<OfFix>,
+    /// `rdi` holds the checked host address for this instruction's store
+    /// (set by a load of the same operand, see `mov::paired_store`).
+    pub ptr_for: Option<usize>,
+    soft_slow: bool,
     live: Vec<u32>,
     deferred: Vec<Deferred>,
     exit_sites: Vec<usize>,
+    exit_fast: Vec<Option<usize>>,
     exit_targets: Vec<u32>,
+    /// Instruction before which the budget pre-check goes (see
+    /// [`Emitter::precheck`]).
+    precheck_at: Option<usize>,
+    /// The block ends at a control transfer (so the interpreter may
+    /// finish it from any instruction, see [`Deferred::Slow`]).
+    pub ends_at_branch: bool,
+    /// The pre-check has been emitted: direct exits may skip the flag save.
+    prechecked: bool,
+    body: usize,
+    live_in: u32,
     stub_offsets: Vec<usize>,
     retired: HashMap<u32, DynamicLabel>,
     cur_back: Option<(DynamicLabel, Fl, bool)>,
@@ -176,7 +255,55 @@ impl<'a> Emitter<'a> {
         base: usize,
         stubs: Stubs,
         golden: bool,
+        hint: &dyn Fn(u32) -> Option<u32>,
     ) -> Self {
+        let live = liveness::live_after(&block.ops);
+        let before = liveness::live_before(&block.ops, &live);
+        let live_in = before.first().copied().unwrap_or(liveness::ALL);
+        // The last point where no flag is live: a budget check there
+        // costs nothing (see `precheck`).
+        // A loop back to the block itself gains nothing when the block
+        // reads its incoming flags (the back edge must save them anyway).
+        let self_loop = block
+            .ops
+            .last()
+            .is_some_and(|d| d.ins.is_jcc_short_or_near() || d.ins.is_jmp_short_or_near())
+            && block.ops.last().map(|d| d.ins.near_branch_target() as u32) == Some(key.eip);
+        // So does a block whose every direct exit goes to a translation
+        // known to read its incoming flags (`hint`: target EIP -> live-in).
+        let last = block.ops.last();
+        let targets = last.map(|d| {
+            let next = (d.ins.next_ip() as u32) & if key.code32() { u32::MAX } else { 0xFFFF };
+            match d.ins.flow_control() {
+                iced_x86::FlowControl::ConditionalBranch => {
+                    vec![d.ins.near_branch_target() as u32, next]
+                }
+                iced_x86::FlowControl::UnconditionalBranch | iced_x86::FlowControl::Call => {
+                    vec![d.ins.near_branch_target() as u32]
+                }
+                iced_x86::FlowControl::Next => vec![next],
+                _ => vec![],
+            }
+        });
+        let useless = targets.is_some_and(|t| {
+            t.iter().all(|&t| {
+                let l = if t == key.eip { Some(live_in) } else { hint(t) };
+                l.is_some_and(|l| l != 0)
+            })
+        });
+        // Leaving mid-block for the interpreter to finish (the pre-check's
+        // and paired loads' exits) needs the interpreter's block from there
+        // to end where this one does: at its control transfer, not at a
+        // size cap.
+        let ends_at_branch = block
+            .ops
+            .last()
+            .is_some_and(|d| d.ins.flow_control() != iced_x86::FlowControl::Next);
+        let precheck_at = if (self_loop && live_in != 0) || useless || !ends_at_branch {
+            None
+        } else {
+            before.iter().rposition(|&l| l == 0)
+        };
         Emitter {
             ops: VecAssembler::new(base),
             base,
@@ -189,10 +316,19 @@ impl<'a> Emitter<'a> {
                 saved: true,
                 mem: false,
             },
-            live: liveness::live_after(&block.ops),
+            of_fix: None,
+            ptr_for: None,
+            soft_slow: false,
+            live,
             deferred: Vec::new(),
             exit_sites: Vec::new(),
+            exit_fast: Vec::new(),
             exit_targets: Vec::new(),
+            precheck_at,
+            ends_at_branch,
+            prechecked: false,
+            body: 0,
+            live_in,
             stub_offsets: Vec::new(),
             retired: HashMap::new(),
             cur_back: None,
@@ -246,12 +382,24 @@ impl<'a> Emitter<'a> {
         self.live[idx]
     }
 
+    /// The block's decoded instructions.
+    pub fn block_ops(&self) -> &'a [Decoded] {
+        &self.block.ops
+    }
+
+    /// The next slow path registered leaves the block after its callout
+    /// (see [`Deferred::Slow`]).
+    pub fn next_slow_is_soft(&mut self) {
+        self.soft_slow = true;
+    }
+
     // ---- flags -------------------------------------------------------
 
     /// Makes host EFLAGS hold the guest flags.
     /// from fsave: `push fsave; popfq`
     /// from memory: `mov esi, [state+eflags]; and esi, ARITH; push rsi; popfq`
     pub fn need_host(&mut self) {
+        self.apply_of_fix();
         if self.fl.host {
             return;
         }
@@ -282,6 +430,7 @@ impl<'a> Emitter<'a> {
     /// `[pushfq; pop fsave;] mov esi, fsave_d; and esi, ARITH;`
     /// `and [state+eflags], ~ARITH; or [state+eflags], esi`
     pub fn to_mem(&mut self) {
+        self.apply_of_fix();
         if self.fl.mem {
             return;
         }
@@ -296,6 +445,7 @@ impl<'a> Emitter<'a> {
     /// from host: `pushfq; pop fsave`; from memory:
     /// `mov fsave_d, [state+eflags]; and fsave_d, ARITH`
     pub fn to_saved(&mut self) {
+        self.apply_of_fix();
         if self.fl.saved {
             return;
         }
@@ -318,6 +468,50 @@ impl<'a> Emitter<'a> {
             saved: false,
             mem: false,
         };
+        self.of_fix = None;
+    }
+
+    /// Makes host CF the guest CF, for an instruction that reads only CF
+    /// and then writes every other flag itself (ADC, SBB, INC, DEC):
+    /// `bt fsave_d, 0` or `bt dword [state+eflags], 0` (far cheaper than
+    /// `popfq`; the other host flags are garbage until the instruction).
+    pub fn need_cf(&mut self) {
+        if self.fl.host {
+            return;
+        }
+        if self.fl.saved {
+            asm!(self.ops ; bt r12d, 0);
+        } else {
+            asm!(self.ops ; bt DWORD [state + ST_EFLAGS], 0);
+        }
+    }
+
+    /// Writes the pending OF correction into `fsave` (flags then only
+    /// there): `[pushfq; pop fsave;] mov ebp, reg; shr ebp, i; mov esi, reg;`
+    /// `shr esi, j; xor ebp, esi; and ebp, 1; shl ebp, 11;`
+    /// `and fsave_d, ~OF; or fsave_d, ebp`
+    pub fn apply_of_fix(&mut self) {
+        let Some(f) = self.of_fix.take() else {
+            return;
+        };
+        self.protect();
+        debug_assert!(self.fl.saved, "a pending OF fix keeps the flags in fsave");
+        asm!(self.ops
+            ; mov ebp, Rd(f.reg)
+            ; shr ebp, f.i
+            ; mov esi, Rd(f.reg)
+            ; shr esi, f.j
+            ; xor ebp, esi
+            ; and ebp, 1
+            ; shl ebp, 11
+            ; and r12d, !fl::OF as i32
+            ; or r12d, ebp
+        );
+        self.fl = Fl {
+            host: false,
+            saved: true,
+            mem: false,
+        };
     }
 
     // ---- exits -------------------------------------------------------
@@ -336,13 +530,25 @@ impl<'a> Emitter<'a> {
     /// `add icount, retired; jmp stub` (the 5-byte jmp is
     /// patched to the target block's entry once that exists).
     pub fn direct_exit(&mut self, target: u32, retired: u32) {
-        self.to_saved();
-        if retired > 0 {
-            asm!(self.ops ; add icount, retired as i32);
+        let mut fast = None;
+        if self.prechecked {
+            // lea icount, [icount+retired]      ; host flags untouched
+            // fast: nop5                        ; patched: jmp target body
+            // next: <save flags to fsave>
+            asm!(self.ops ; lea icount, [icount + retired as i32]);
+            fast = Some(self.ops.offset().0);
+            self.ops.extend(crate::codebuf::NOP5);
+            self.to_saved();
+        } else {
+            self.to_saved();
+            if retired > 0 {
+                asm!(self.ops ; add icount, retired as i32);
+            }
         }
         let label = self.ops.new_dynamic_label();
         let slot = self.exit_sites.len();
         self.exit_sites.push(self.ops.offset().0);
+        self.exit_fast.push(fast);
         self.exit_targets.push(target);
         asm!(self.ops ; jmp =>label);
         self.deferred.push(Deferred::Direct {
@@ -350,6 +556,40 @@ impl<'a> Emitter<'a> {
             slot,
             target,
         });
+    }
+
+    /// Budget pre-check before instruction `idx`, where no flag is live:
+    /// `cmp icount, [rsp+end_early]; jae budget_idx` (or, for a block
+    /// longer than the span, `lea rsi, [icount + n]; cmp rsi, [rsp+end];
+    /// jae budget_idx`, n = the block's length). When it passes, the block's direct exits know
+    /// the target's own entry check would pass too, so they may jump past
+    /// it, and past saving flags the target never reads.
+    fn precheck(&mut self, idx: usize) {
+        let n = self.block.ops.len() as i32;
+        let label = self.ops.new_dynamic_label();
+        if n as u32 <= PRECHECK_SPAN {
+            // Conservative within PRECHECK_SPAN of the end: failing leaves
+            // for the interpreter, which is exact.
+            asm!(self.ops
+                ; cmp icount, QWORD [rsp + FRAME_END_EARLY]
+                ; jae =>label
+            );
+        } else {
+            asm!(self.ops
+                ; lea rsi, [icount + n]
+                ; cmp rsi, QWORD [rsp + FRAME_END]
+                ; jae =>label
+            );
+        }
+        self.deferred.push(Deferred::Budget { label, idx });
+        // Dead flags: whatever fsave holds will do.
+        self.of_fix = None;
+        self.fl = Fl {
+            host: false,
+            saved: true,
+            mem: false,
+        };
+        self.prechecked = true;
     }
 
     /// Indirect exit: EIP already stored in `CpuState`. Probes the jump
@@ -420,34 +660,35 @@ impl<'a> Emitter<'a> {
 
     // ---- callouts ----------------------------------------------------
 
-    /// `spill; rdi = ctx; rsi = &decoded[idx]; call callout`
+    /// `mov rsi, &decoded[idx]; mov edi, idx; call callout_stub` (the
+    /// shared stub spills, lets the handler see the `idx` instructions
+    /// retired before it in the block, calls `callout`, reloads, and
+    /// returns the status in ebp).
     fn call_handler(&mut self, idx: usize) {
-        let f: CalloutFn = callout;
-        let fp = self.ext(f as usize, 0x0000_5000_0000_0000);
         let dp = self.decoded_ptr(idx);
-        spill(&mut self.ops);
         asm!(self.ops
-            ; mov rdi, QWORD [rsp + FRAME_CTX]
             ; mov rsi, QWORD dp
-            ; mov rax, QWORD fp
-            ; call rax
+            ; mov edi, idx as i32
         );
+        let rel = self.stubs.callout as i64 - (self.here() as i64 + 5);
+        let rel = i32::try_from(rel).expect("stub within the code buffer");
+        self.ops.push(0xE8);
+        self.ops.extend(rel.to_le_bytes());
     }
 
     /// Instruction `idx` as a callout:
-    /// `materialise flags; spill; call callout(ctx, &d); test eax, eax;`
-    /// `jnz exit_idx; reload`
+    /// `materialise flags; <call_handler>; test ebp, ebp; jnz exit_idx`
     pub fn callout(&mut self, idx: usize) {
         self.callouts += 1;
+        self.ptr_for = None;
         self.to_mem();
         self.call_handler(idx);
         let label = self.ops.new_dynamic_label();
         asm!(self.ops
-            ; test eax, eax
+            ; test ebp, ebp
             ; jnz =>label
         );
         self.deferred.push(Deferred::CalloutExit { label, idx });
-        reload(&mut self.ops);
         self.fl = Fl::MEM;
     }
 
@@ -455,6 +696,8 @@ impl<'a> Emitter<'a> {
     /// returns the label the fast path jumps to on a miss.
     pub fn begin_slow(&mut self, idx: usize, writes_flags: bool, ends: bool) -> DynamicLabel {
         self.protect();
+        self.ptr_for = None;
+        let soft = std::mem::take(&mut self.soft_slow);
         let label = self.ops.new_dynamic_label();
         let back = self.ops.new_dynamic_label();
         self.deferred.push(Deferred::Slow {
@@ -462,6 +705,8 @@ impl<'a> Emitter<'a> {
             back,
             idx,
             pre: self.fl,
+            fix: self.of_fix,
+            soft,
             writes_flags,
             ends,
         });
@@ -506,8 +751,15 @@ impl<'a> Emitter<'a> {
 
     fn translate_ins(&mut self, idx: usize) {
         let d = &self.block.ops[idx];
+        if let Some(f) = self.of_fix {
+            if !keeps_of_fix(d, f.reg) {
+                self.apply_of_fix();
+            }
+        }
         let handled = mov::emit(self, idx, d)
             || alu::emit(self, idx, d)
+            || muldiv::emit(self, idx, d)
+            || bits::emit(self, idx, d)
             || string::emit(self, idx, d)
             || control::emit(self, idx, d);
         if handled {
@@ -520,21 +772,23 @@ impl<'a> Emitter<'a> {
 
     /// Emits the whole block.
     pub fn translate(mut self) -> Translated {
-        // Entry (flags in fsave): leave at once if an exit was requested
-        // or the budget is used up; chained jumps land here too.
-        // cmp dword [state+exit_request], 0; jne entry_exit
+        // Entry (flags in fsave): leave at once if the budget is used up;
+        // chained jumps land here too. (Exit requests are only made by
+        // handlers, and a callout that sees one leaves the block.)
         // cmp icount, [rsp+end]; jae entry_exit
         let entry_exit = self.ops.new_dynamic_label();
         asm!(self.ops
-            ; cmp DWORD [state + ST_EXIT_REQ], 0
-            ; jne =>entry_exit
             ; cmp icount, QWORD [rsp + FRAME_END]
             ; jae =>entry_exit
         );
         self.deferred
             .push(Deferred::EntryExit { label: entry_exit });
+        self.body = self.ops.offset().0;
         let n = self.block.ops.len();
         for idx in 0..n {
+            if self.precheck_at == Some(idx) {
+                self.precheck(idx);
+            }
             self.translate_ins(idx);
             if self.ended {
                 break;
@@ -572,37 +826,56 @@ impl<'a> Emitter<'a> {
 
     fn emit_one_deferred(&mut self, d: Deferred) {
         match d {
-            // slow_idx: materialise flags; spill; call callout(ctx, &d);
-            //   status -> exit stubs; reload; [restore host flags]; jmp back
+            // slow_idx: materialise flags; <call_handler>;
+            //   status -> exit stubs; [restore host flags]; jmp back
             Deferred::Slow {
                 label,
                 back,
                 idx,
                 pre,
+                fix,
+                soft,
                 writes_flags,
                 ends,
             } => {
                 asm!(self.ops ; =>label);
                 self.fl = pre;
                 self.fl.host = false;
+                self.of_fix = fix;
                 self.to_mem();
                 self.call_handler(idx);
                 if ends {
                     let fault = self.retired_label(idx as u32);
                     let done = self.retired_label(idx as u32 + 1);
                     asm!(self.ops
-                        ; cmp eax, ST_FAULT as i32
+                        ; cmp ebp, ST_FAULT as i32
                         ; je =>fault
+                        ; jmp =>done
+                    );
+                } else if soft {
+                    // cmp ebp, FAULT; je retired(idx); ctx.soft_left = n-idx-1;
+                    // test ebp, ebp; jnz retired(idx+1); ctx.soft_exit = 1;
+                    // jmp retired(idx+1)
+                    let fault = self.retired_label(idx as u32);
+                    let done = self.retired_label(idx as u32 + 1);
+                    let left = (self.block.ops.len() - idx - 1) as i32;
+                    asm!(self.ops
+                        ; cmp ebp, ST_FAULT as i32
+                        ; je =>fault
+                        ; mov rsi, QWORD [rsp + FRAME_CTX]
+                        ; mov DWORD [rsi + CTX_SOFT_LEFT], left
+                        ; test ebp, ebp
+                        ; jnz =>done
+                        ; mov BYTE [rsi + CTX_SOFT_EXIT], 1
                         ; jmp =>done
                     );
                 } else {
                     let l = self.ops.new_dynamic_label();
                     asm!(self.ops
-                        ; test eax, eax
+                        ; test ebp, ebp
                         ; jnz =>l
                     );
                     self.deferred.push(Deferred::CalloutExit { label: l, idx });
-                    reload(&mut self.ops);
                     self.fl = Fl::MEM;
                     if writes_flags {
                         self.need_host();
@@ -610,47 +883,64 @@ impl<'a> Emitter<'a> {
                     asm!(self.ops ; jmp =>back);
                 }
             }
-            // stub: spill; mov dword [state+eip], target;
-            //   mov rsi, [rsp+ctx]; mov dword [rsi+exit_tb], id;
-            //   mov dword [rsi+exit_slot], slot; jmp epilogue
+            // stub: mov esi, target; mov edi, slot; mov ebp, id;
+            //   jmp direct_exit (shared: spill, EIP, chaining record)
             Deferred::Direct {
                 label,
                 slot,
                 target,
             } => {
                 self.stub_offsets[slot] = self.ops.offset().0;
-                asm!(self.ops ; =>label);
-                spill(&mut self.ops);
-                materialise_fsave(&mut self.ops);
                 let id = self.tb_id as i32;
                 asm!(self.ops
-                    ; mov DWORD [state + ST_EIP], target as i32
-                    ; mov rsi, QWORD [rsp + FRAME_CTX]
-                    ; mov DWORD [rsi + CTX_EXIT_TB], id
-                    ; mov DWORD [rsi + CTX_EXIT_SLOT], slot as i32
+                    ; =>label
+                    ; mov esi, target as i32
+                    ; mov edi, slot as i32
+                    ; mov ebp, id
                 );
-                let t = self.stubs.epilogue;
+                let t = self.stubs.direct_exit;
                 self.jmp_abs(t);
             }
-            // cmp eax, FAULT; je retired(idx); jmp retired(idx+1)
+            // cmp ebp, FAULT; je retired(idx);
+            //   ctx.soft_left = n - idx - 1 (for a soft exit); jmp retired(idx+1)
             Deferred::CalloutExit { label, idx } => {
                 let fault = self.retired_label(idx as u32);
                 let done = self.retired_label(idx as u32 + 1);
+                let left = (self.block.ops.len() - idx - 1) as i32;
                 asm!(self.ops
                     ; =>label
-                    ; cmp eax, ST_FAULT as i32
+                    ; cmp ebp, ST_FAULT as i32
                     ; je =>fault
+                    ; mov rsi, QWORD [rsp + FRAME_CTX]
+                    ; mov DWORD [rsi + CTX_SOFT_LEFT], left
                     ; jmp =>done
                 );
             }
-            // spill; mov dword [state+eip], block_eip; jmp exit_generic
-            Deferred::EntryExit { label } => {
+            // spill; mov dword [state+eip], eip(idx); ctx.soft_exit = 1;
+            //   ctx.soft_left = n - idx; jmp retired(idx)
+            Deferred::Budget { label, idx } => {
                 asm!(self.ops ; =>label);
                 spill(&mut self.ops);
                 materialise_fsave(&mut self.ops);
+                let e_ip = (self.block.ops[idx].ins.ip() as u32 & self.eip_mask()) as i32;
+                let done = self.retired_label(idx as u32);
+                let left = (self.block.ops.len() - idx) as i32;
+                asm!(self.ops
+                    ; mov DWORD [state + ST_EIP], e_ip
+                    ; mov rsi, QWORD [rsp + FRAME_CTX]
+                    ; mov BYTE [rsi + CTX_SOFT_EXIT], 1
+                    ; mov DWORD [rsi + CTX_SOFT_LEFT], left
+                    ; jmp =>done
+                );
+            }
+            // mov esi, block_eip; jmp entry_exit (shared: EIP, spill, flags)
+            Deferred::EntryExit { label } => {
                 let e_ip = self.key.eip as i32;
-                asm!(self.ops ; mov DWORD [state + ST_EIP], e_ip);
-                let t = self.stubs.exit_generic;
+                asm!(self.ops
+                    ; =>label
+                    ; mov esi, e_ip
+                );
+                let t = self.stubs.entry_exit;
                 self.jmp_abs(t);
             }
         }
@@ -661,14 +951,43 @@ impl<'a> Emitter<'a> {
         let mut exits = Vec::with_capacity(self.exit_sites.len());
         for (i, &site) in self.exit_sites.iter().enumerate() {
             assert_eq!(code[site], 0xE9, "direct exits are jmp rel32");
-            exits.push((site, self.stub_offsets[i], self.exit_targets[i]));
+            exits.push(ExitSite {
+                site,
+                stub: self.stub_offsets[i],
+                target: self.exit_targets[i],
+                fast: self.exit_fast[i],
+            });
         }
         Translated {
             code,
             exits,
+            body: self.body,
+            live_in: self.live_in,
             native: self.native,
             callouts: self.callouts,
         }
+    }
+}
+
+/// Whether a pending [`OfFix`] on host register `reg` may stay pending
+/// across `d`: `d` neither reads OF on its fast path nor changes `reg`
+/// before writing every flag itself (its slow path, taken before any
+/// write, applies the fix).
+fn keeps_of_fix(d: &Decoded, reg: u8) -> bool {
+    use iced_x86::{Mnemonic::*, OpKind, Register};
+    let writes_reg = || {
+        d.ins.op0_kind() == OpKind::Register && {
+            let r = d.ins.op0_register().full_register32();
+            (Register::EAX..=Register::EDI).contains(&r)
+                && HOST[r as usize - Register::EAX as usize] == reg
+        }
+    };
+    match d.ins.mnemonic() {
+        Mov | Movzx | Movsx | Lea | Nop => !writes_reg(),
+        // Write OF (a CL count or a callout applies the fix first).
+        Add | Or | And | Sub | Xor | Cmp | Test | Inc | Dec | Neg | Shl | Sal | Shr | Sar => true,
+        Imul => d.ins.op_count() >= 2,
+        _ => false,
     }
 }
 
@@ -681,7 +1000,21 @@ pub fn translate(
     stubs: Stubs,
     golden: bool,
 ) -> Translated {
-    Emitter::new(block, key, tb_id, base, stubs, golden).translate()
+    translate_with(block, key, tb_id, base, stubs, golden, &|_| None)
+}
+
+/// [`translate`] knowing the live-in flags of some already translated
+/// targets (`hint(eip)`), to skip a budget pre-check no exit can use.
+pub fn translate_with(
+    block: &Block,
+    key: Key,
+    tb_id: u32,
+    base: usize,
+    stubs: Stubs,
+    golden: bool,
+    hint: &dyn Fn(u32) -> Option<u32>,
+) -> Translated {
+    Emitter::new(block, key, tb_id, base, stubs, golden, hint).translate()
 }
 
 #[cfg(test)]
@@ -709,7 +1042,7 @@ mod tests {
         let mut m = TestMachine::flat32(&code);
         let b = emitter_for(&mut m);
         let key = Key::of(&m.s, CODE_BASE);
-        let mut e = Emitter::new(&b, key, 0, 0x1000_0000, Stubs::default(), true);
+        let mut e = Emitter::new(&b, key, 0, 0x1000_0000, Stubs::default(), true, &|_| None);
         assert_eq!(
             e.fl,
             Fl {
@@ -746,7 +1079,7 @@ mod tests {
         let key = Key::of(&m.s, CODE_BASE);
         let t = translate(&b, key, 0, 0x1000_0000, Stubs::default(), true);
         assert_eq!(t.exits.len(), 2);
-        for &(site, stub, _) in &t.exits {
+        for &ExitSite { site, stub, .. } in &t.exits {
             assert_eq!(t.code[site], 0xE9);
             let rel = i32::from_le_bytes(t.code[site + 1..site + 5].try_into().unwrap());
             assert_eq!(

@@ -1,6 +1,6 @@
 //! Data movement: MOV, MOVZX/MOVSX, LEA, XCHG reg,reg, CBW/CWDE/CWD/CDQ,
-//! NOP, PUSH reg/imm and POP reg (32- or 16-bit stack). None of them
-//! touches flags.
+//! NOP/PAUSE, BSWAP, PUSH reg/imm and POP reg (32- or 16-bit stack), LEAVE
+//! (32-bit, flat stack). None of them touches flags.
 
 use cpu_interp::decode::Decoded;
 use dynasmrt::DynasmApi;
@@ -51,7 +51,16 @@ pub fn emit(e: &mut Emitter, idx: usize, d: &Decoded) -> bool {
         Mnemonic::Mov => mov(e, idx, d),
         Mnemonic::Movzx | Mnemonic::Movsx => movx(e, idx, d),
         Mnemonic::Lea => lea(e, d),
-        Mnemonic::Nop => true,
+        // PAUSE is a spin-loop hint: nothing to do.
+        Mnemonic::Nop | Mnemonic::Pause => true,
+        Mnemonic::Bswap => match operand(e, d, 0) {
+            Some(Op::R(x, 4)) => {
+                asm!(e.ops ; bswap Rd(x));
+                true
+            }
+            _ => false,
+        },
+        Mnemonic::Leave => leave(e, idx, d),
         Mnemonic::Xchg => xchg(e, d),
         Mnemonic::Cdq => {
             asm!(e.ops ; cdq);
@@ -92,15 +101,26 @@ fn mov(e: &mut Emitter, idx: usize, d: &Decoded) -> bool {
             _ => asm!(e.ops ; mov Rb(x), i as i8),
         },
         (Op::R(x, s), Op::M) => {
-            mem::operand(e, idx, d, false, false);
-            match s {
-                4 => asm!(e.ops ; mov Rd(x), DWORD [rdi]),
-                2 => asm!(e.ops ; mov Rw(x), WORD [rdi]),
-                _ => asm!(e.ops ; mov Rb(x), BYTE [rdi]),
+            let pair = paired_store(e, idx, d);
+            if pair.is_some() {
+                e.next_slow_is_soft();
             }
+            mem::operand_addend(e, idx, d, pair.is_some());
+            match s {
+                4 => asm!(e.ops ; mov Rd(x), DWORD [rdi + rsi]),
+                2 => asm!(e.ops ; mov Rw(x), WORD [rdi + rsi]),
+                _ => asm!(e.ops ; mov Rb(x), BYTE [rdi + rsi]),
+            }
+            if pair.is_some() {
+                // The store's host address, off the load's critical path.
+                asm!(e.ops ; add rdi, rsi);
+            }
+            e.ptr_for = pair;
         }
         (Op::M, Op::R(y, s)) => {
-            mem::operand(e, idx, d, true, false);
+            if e.ptr_for.take() != Some(idx) {
+                mem::operand(e, idx, d, true, false);
+            }
             match s {
                 4 => asm!(e.ops ; mov DWORD [rdi], Rd(y)),
                 2 => asm!(e.ops ; mov WORD [rdi], Rw(y)),
@@ -108,7 +128,9 @@ fn mov(e: &mut Emitter, idx: usize, d: &Decoded) -> bool {
             }
         }
         (Op::M, Op::I(i)) => {
-            mem::operand(e, idx, d, true, false);
+            if e.ptr_for.take() != Some(idx) {
+                mem::operand(e, idx, d, true, false);
+            }
             match d.msize {
                 4 => asm!(e.ops ; mov DWORD [rdi], i as i32),
                 2 => asm!(e.ops ; mov WORD [rdi], i as i16),
@@ -118,6 +140,87 @@ fn mov(e: &mut Emitter, idx: usize, d: &Decoded) -> bool {
         _ => return false,
     }
     true
+}
+
+/// A load `mov r, [m]` at `idx` whose operand a later `mov [m], r/imm`
+/// of the block stores to, with only register-to-register native
+/// instructions between that leave m's base and index alone: the load
+/// then checks the TLB for writing and the store reuses its host address
+/// in `rdi` (no second check, no slow path, no flag save). A miss of the
+/// load's check (e.g. a read-only page) runs the load as a callout and
+/// leaves the block for the interpreter to finish. Returns the store.
+pub fn paired_store(e: &Emitter, idx: usize, d: &Decoded) -> Option<usize> {
+    use cpu_interp::cpu::NO_REG;
+    use Mnemonic::*;
+    let ops = e.block_ops();
+    let m = &d.mem;
+    let addr_reg = |r: Register| {
+        let r = r.full_register32();
+        (Register::EAX..=Register::EDI).contains(&r) && {
+            let g = (r as usize - Register::EAX as usize) as u8;
+            (m.base != NO_REG && m.base & 7 == g) || (m.index != NO_REG && m.index & 7 == g)
+        }
+    };
+    if addr_reg(d.ins.op0_register()) || !e.ends_at_branch {
+        return None;
+    }
+    for (j, o) in ops.iter().enumerate().skip(idx + 1).take(8) {
+        let plain = (0..o.ins.op_count()).all(|n| match o.ins.op_kind(n) {
+            OpKind::Register => operand(e, o, n).is_some(),
+            k => matches!(
+                k,
+                OpKind::Immediate8
+                    | OpKind::Immediate16
+                    | OpKind::Immediate32
+                    | OpKind::Immediate8to16
+                    | OpKind::Immediate8to32
+            ),
+        });
+        let mn = o.ins.mnemonic();
+        if mn == Mov
+            && o.ins.op0_kind() == OpKind::Memory
+            && (o.mem.seg, o.mem.base, o.mem.index, o.mem.scale, o.mem.disp)
+                == (m.seg, m.base, m.index, m.scale, m.disp)
+            && o.msize == d.msize
+            && o.addr32 == d.addr32
+            && o.ins.segment_prefix() == d.ins.segment_prefix()
+            && !o.ins.has_lock_prefix()
+        {
+            return (operand(e, o, 1).is_some() && mem::operand_ok(e, o)).then_some(j);
+        }
+        let reg_only = plain
+            && o.ins.op_count() >= 1
+            && matches!(
+                mn,
+                Add | Or
+                    | Adc
+                    | Sbb
+                    | And
+                    | Sub
+                    | Xor
+                    | Cmp
+                    | Test
+                    | Inc
+                    | Dec
+                    | Neg
+                    | Not
+                    | Mov
+                    | Movzx
+                    | Movsx
+                    | Shl
+                    | Sal
+                    | Shr
+                    | Sar
+                    | Rol
+                    | Ror
+                    | Imul
+            )
+            && !(mn == Imul && o.ins.op_count() < 2);
+        if !reg_only || addr_reg(o.ins.op0_register()) {
+            return None;
+        }
+    }
+    None
 }
 
 /// movzx/movsx esi, src; mov dst, esi (or si)
@@ -224,6 +327,22 @@ pub fn adjust_sp(e: &mut Emitter, delta: i32) {
             ; mov r8w, bp
         );
     }
+}
+
+/// LEAVE with 32-bit operand and stack: `mov esi, ebp; <check SS read>;`
+/// `mov ebp, [rdi]; lea esp, [rsi + 4]` (ESP = old EBP + 4; EBP popped)
+fn leave(e: &mut Emitter, idx: usize, d: &Decoded) -> bool {
+    if !stack_ok(e) || !e.key.stack32() || !d.op32 || e.key.seg_class(SS) != crate::key::SEG_FLAT {
+        return false;
+    }
+    let slow = e.begin_slow(idx, false, false);
+    asm!(e.ops ; mov esi, r9d);
+    mem::check(e, SS, 4, false, slow);
+    asm!(e.ops
+        ; lea r8d, [rsi + 4]
+        ; mov r9d, DWORD [rdi]
+    );
+    true
 }
 
 /// `<esi = new top>; <check SS write>; mov [rdi], src; <ESP -= size>`

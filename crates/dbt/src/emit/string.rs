@@ -1,37 +1,32 @@
 //! String instructions: LODS (DS:ESI, segment override allowed) and STOS
 //! (ES:EDI) without REP, with 32-bit addressing, the index register
-//! stepped by the operand size up or down per EFLAGS.DF (read from
-//! `CpuState` at run time); REP STOS and REP MOVS forwards with flat
+//! stepped by the operand size up or down per EFLAGS.DF (a constant of
+//! the block: DF is part of the key); REP STOS and REP MOVS forwards with flat
 //! segments and at most the interpreter's `MAX_ITERS` elements, done a
 //! page-sized piece at a time with the host's own `rep stos`/`rep movs`
-//! after one TLB check per page; CLD/STD. Everything else (REP with DF=1
+//! after one TLB check per page; CLD/STD that leave DF as it is (no code;
+//! one that changes DF is a callout ending the block). Everything else (REP with DF=1
 //! or larger counts, CMPS/SCAS, 16-bit addressing) calls out; a native
 //! REP that stops at a TLB miss leaves ECX/ESI/EDI describing the rest,
 //! and the callout finishes it as the interpreter would.
 
 use cpu_interp::decode::Decoded;
-use cpu_interp::state::{fl, ES};
+use cpu_interp::state::ES;
 use dynasmrt::{DynasmApi, DynasmLabelApi};
 use iced_x86::Mnemonic;
 
 use super::{asm, mem, Emitter};
-use crate::runtime::ST_EFLAGS;
 
 /// Emits `d` natively if it is a string/direction-flag instruction this
 /// module handles.
 pub fn emit(e: &mut Emitter, idx: usize, d: &Decoded) -> bool {
     use Mnemonic::*;
     match d.ins.mnemonic() {
-        Cld | Std => {
-            // and/or dword [state+eflags], DF   (DF lives in memory only)
-            e.protect();
-            if d.ins.mnemonic() == Cld {
-                asm!(e.ops ; and DWORD [state + ST_EFLAGS], !fl::DF as i32);
-            } else {
-                asm!(e.ops ; or DWORD [state + ST_EFLAGS], fl::DF as i32);
-            }
-            true
-        }
+        // DF is part of the key: setting it to what it is does nothing;
+        // changing it is a callout that leaves the block (the next block
+        // is translated for the new DF).
+        Cld => !e.key.df(),
+        Std => e.key.df(),
         Lodsb | Lodsw | Lodsd => lods_stos(e, idx, d, false),
         Stosb | Stosw | Stosd if d.ins.has_rep_prefix() => rep_movs_stos(e, idx, d, false),
         Movsb | Movsw | Movsd if d.ins.has_rep_prefix() => rep_movs_stos(e, idx, d, true),
@@ -42,8 +37,7 @@ pub fn emit(e: &mut Emitter, idx: usize, d: &Decoded) -> bool {
 
 /// LODS: `mov esi, r10d; <check seg read>; mov al/ax/eax, [rdi]; <step r10>`
 /// STOS: `mov esi, r11d; <check ES write>; mov [rdi], al/ax/eax; <step r11>`
-/// step: `test dword [state+eflags], DF; jnz >down; lea r, [r+n]; jmp >done;`
-/// `down: lea r, [r-n]; done:`
+/// step: `lea r, [r+n]` (`[r-n]` in a block translated with DF=1)
 fn lods_stos(e: &mut Emitter, idx: usize, d: &Decoded, store: bool) -> bool {
     let size = d.msize;
     let seg = if store { ES } else { d.mem.seg as usize };
@@ -68,34 +62,22 @@ fn lods_stos(e: &mut Emitter, idx: usize, d: &Decoded, store: bool) -> bool {
         (true, 2) => asm!(e.ops ; mov WORD [rdi], ax),
         (true, _) => asm!(e.ops ; mov BYTE [rdi], al),
     }
-    let n = size as i32;
-    asm!(e.ops
-        ; test DWORD [state + ST_EFLAGS], fl::DF as i32
-        ; jnz >down
-    );
-    if store {
-        asm!(e.ops
-            ; lea r11d, [r11 + n]
-            ; jmp >done
-            ; down:
-            ; lea r11d, [r11 - n]
-            ; done:
-        );
+    let n = if e.key.df() {
+        -(size as i32)
     } else {
-        asm!(e.ops
-            ; lea r10d, [r10 + n]
-            ; jmp >done
-            ; down:
-            ; lea r10d, [r10 - n]
-            ; done:
-        );
+        size as i32
+    };
+    if store {
+        asm!(e.ops ; lea r11d, [r11 + n]);
+    } else {
+        asm!(e.ops ; lea r10d, [r10 + n]);
     }
     true
 }
 
 /// REP STOS / REP MOVS, forwards, flat segments, ECX <= MAX_ITERS:
 /// ```text
-///   test dword [state+eflags], DF; jnz slow; cmp ecx, MAX_ITERS; ja slow
+///   cmp ecx, MAX_ITERS; ja slow                      ; (DF=0 blocks only)
 /// top:
 ///   test ecx, ecx; jz done
 ///   [movs: mov esi, r10d; <check src read>; push rdi]
@@ -113,6 +95,7 @@ fn rep_movs_stos(e: &mut Emitter, idx: usize, d: &Decoded, movs: bool) -> bool {
     let size = d.msize;
     let src_seg = d.mem.seg as usize;
     if d.ins.has_repne_prefix()
+        || e.key.df()
         || !d.addr32
         || e.key.seg_class(ES) != SEG_FLAT
         || (movs && e.key.seg_class(src_seg) != SEG_FLAT)
@@ -125,8 +108,6 @@ fn rep_movs_stos(e: &mut Emitter, idx: usize, d: &Decoded, movs: bool) -> bool {
     let slow = e.begin_slow(idx, false, false);
     let fail = e.ops.new_dynamic_label();
     asm!(e.ops
-        ; test DWORD [state + ST_EFLAGS], fl::DF as i32
-        ; jnz =>slow
         ; cmp ecx, max
         ; ja =>slow
         ; top:

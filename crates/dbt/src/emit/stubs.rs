@@ -1,16 +1,23 @@
 //! The shared stubs at the start of the code buffer: the entry trampoline
-//! from Rust, the common epilogue back to Rust, the generic exit, and the
-//! indirect-jump tail that calls `lookup()`.
+//! from Rust, the common epilogue back to Rust, the generic exit, the
+//! indirect-jump tail that calls `lookup()`, and the shared halves of
+//! callouts, direct exits and refused entries (blocks only load their
+//! arguments and jump or call here, which keeps translations small).
 
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynasmApi, DynasmLabelApi, VecAssembler};
 
 use cpu_interp::state::fl;
 
-use super::{asm, materialise_fsave, reload, spill, FRAME_CTX, FRAME_END};
+use super::{
+    asm, materialise_fsave, reload, spill, FRAME_CTX, FRAME_END, FRAME_END_EARLY, PRECHECK_SPAN,
+};
 use crate::cache::Stubs;
 use crate::codebuf::CodeBuf;
-use crate::runtime::{lookup, LookupFn, CTX_END_ICOUNT, CTX_EXIT_SLOT, ST_EFLAGS};
+use crate::runtime::{
+    callout, lookup, CalloutFn, LookupFn, CTX_END_ICOUNT, CTX_EXIT_SLOT, CTX_EXIT_TB, ST_EFLAGS,
+    ST_EIP, ST_ICOUNT,
+};
 
 /// Signature of the entry trampoline.
 pub type EnterFn =
@@ -25,6 +32,7 @@ pub fn emit_stubs(code: &mut CodeBuf) -> Stubs {
     // enter(ctx=rdi, state=rsi, tlb=rdx, target=rcx):
     //   push rbx, rbp, r12..r15; sub rsp, 24       ; 16-byte aligned frame
     //   [rsp] = ctx; [rsp+8] = ctx.end_icount
+    //   [rsp+16] = end_icount - PRECHECK_SPAN (0 if below)
     //   r15 = state; r14 = tlb; rbp = target
     //   r12 = eflags & ARITH                          ; flags in fsave
     //   load the eight guest GPRs and icount; jmp rbp
@@ -40,6 +48,10 @@ pub fn emit_stubs(code: &mut CodeBuf) -> Stubs {
         ; mov [rsp + FRAME_CTX], rdi
         ; mov rax, QWORD [rdi + CTX_END_ICOUNT]
         ; mov [rsp + FRAME_END], rax
+        ; xor r8d, r8d
+        ; sub rax, PRECHECK_SPAN as i32
+        ; cmovb rax, r8
+        ; mov [rsp + FRAME_END_EARLY], rax
         ; mov state, rsi
         ; mov tlb, rdx
         ; mov rbp, rcx
@@ -99,6 +111,53 @@ pub fn emit_stubs(code: &mut CodeBuf) -> Stubs {
     asm!(ops
         ; jmp ->exit_generic
     );
+    // callout: `call`ed from blocks with rsi = &Decoded, edi = the
+    // instructions the block retired before it; flags already in
+    // `CpuState`. Returns the status in ebp with the registers reloaded.
+    //   spill; mov ebp, edi; add [state+icount], rbp   ; handler sees them
+    //   sub rsp, 8; mov rdi, [rsp+16+ctx]; call callout; add rsp, 8
+    //   sub [state+icount], rbp; mov ebp, eax; reload; ret
+    let callout_fn: CalloutFn = callout;
+    let callout_stub = ops.offset().0;
+    spill(&mut ops);
+    asm!(ops
+        ; mov ebp, edi
+        ; add QWORD [state + ST_ICOUNT], rbp
+        ; sub rsp, 8
+        ; mov rdi, QWORD [rsp + 16 + FRAME_CTX]
+        ; mov rax, QWORD callout_fn as usize as i64
+        ; call rax
+        ; add rsp, 8
+        ; sub QWORD [state + ST_ICOUNT], rbp
+        ; mov ebp, eax
+    );
+    reload(&mut ops);
+    asm!(ops ; ret);
+
+    // direct_exit: jumped to with esi = target EIP, edi = exit slot,
+    // ebp = block id; flags in fsave.
+    //   mov [state+eip], esi; spill; materialise fsave;
+    //   mov rsi, [rsp+ctx]; mov [rsi+exit_tb], ebp; mov [rsi+exit_slot], edi
+    //   jmp epilogue
+    let direct_exit = ops.offset().0;
+    asm!(ops ; mov DWORD [state + ST_EIP], esi);
+    spill(&mut ops);
+    materialise_fsave(&mut ops);
+    asm!(ops
+        ; mov rsi, QWORD [rsp + FRAME_CTX]
+        ; mov DWORD [rsi + CTX_EXIT_TB], ebp
+        ; mov DWORD [rsi + CTX_EXIT_SLOT], edi
+        ; jmp ->epilogue
+    );
+
+    // entry_exit: a refused block entry, esi = the block's EIP.
+    //   mov [state+eip], esi; spill; materialise fsave; jmp exit_generic
+    let entry_exit = ops.offset().0;
+    asm!(ops ; mov DWORD [state + ST_EIP], esi);
+    spill(&mut ops);
+    materialise_fsave(&mut ops);
+    asm!(ops ; jmp ->exit_generic);
+
     let bytes = ops.finalize().expect("stub labels resolve");
     let off = code.append(&bytes).expect("stubs fit");
     debug_assert_eq!(off, 0);
@@ -107,6 +166,9 @@ pub fn emit_stubs(code: &mut CodeBuf) -> Stubs {
         epilogue: base + epilogue,
         exit_generic: base + exit_generic,
         indirect_tail: base + indirect_tail,
+        callout: base + callout_stub,
+        direct_exit: base + direct_exit,
+        entry_exit: base + entry_exit,
         jc: 0,
         end: bytes.len().next_multiple_of(64).min(code.size()),
     }
@@ -168,6 +230,10 @@ mod tests {
             lookups: 0,
             lookup_hits: 0,
             soft_exit: false,
+            soft_left: 0,
+            timing: false,
+            callout_ticks: 0,
+            callout_hist: std::ptr::null_mut(),
         };
         // SAFETY: the stub has the `EnterFn` signature; the block above
         // follows the register convention and leaves through exit_generic.

@@ -80,7 +80,8 @@ struct RunArgs {
     /// both in lockstep, compared at every block.
     #[arg(long, value_enum, default_value = "dbt")]
     engine: EngineArg,
-    /// Print translation statistics at exit.
+    /// Print translation statistics at exit, with the time spent in
+    /// translated code, callouts and the dispatcher.
     #[arg(long)]
     dbt_stats: bool,
     /// Write every translated block's guest and host disassembly to PATH.
@@ -304,6 +305,9 @@ fn emulate(
         },
     };
     let mut translator = dbt::Dbt::new();
+    // With --dbt-stats also measure where the time goes (a TSC read per
+    // dispatcher entry and callout).
+    translator.timing |= a.dbt_stats;
     if let Some(p) = &a.dbt_dump {
         let f =
             std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?;

@@ -172,16 +172,3 @@ fn replay_sys_fuzz_seed() {
     };
     test_suites::engine_suite::sys_fuzz::replay_one_seed(e, seed);
 }
-
-/// Reproducers of `engine_suite::KNOWN_FAILURES`: run them with
-/// `--ignored` once the bug is fixed, then drop the entry.
-mod known_bugs {
-    use test_suites::engine_suite::*;
-
-    #[cfg(feature = "dbt")]
-    #[test]
-    #[ignore = "lockstep: host-side RAM writes between runs are not mirrored"]
-    fn lockstep_host_write_between_runs() {
-        bad_input::host_write_between_runs_is_seen(super::lockstep::ENG)
-    }
-}

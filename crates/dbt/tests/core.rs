@@ -103,9 +103,9 @@ fn full_code_buffer_flushes_and_stays_correct() {
 
 #[test]
 fn lockstep_reports_a_difference() {
-    // Diverge the engines on purpose: the interpreter side sees different
-    // RAM (the lockstep copy is taken at the first run; change the real
-    // machine's memory afterwards).
+    // Diverge the engines on purpose: change the real machine's RAM behind
+    // the lockstep's back (a raw write is not logged as an outside write,
+    // so the interpreter's copy keeps the old value).
     let code = asm32(CODE_BASE as u64, |a| {
         let mut top = a.create_label();
         a.mov(ecx, 100u32).unwrap();
@@ -119,7 +119,9 @@ fn lockstep_reports_a_difference() {
     let mut l = Lockstep::new(Dbt::with_threshold(0));
     assert_eq!(l.run(&mut m.s, &mut m.mmu, &mut m.bus, 5), Stop::Budget);
     assert!(l.mismatch.is_none());
-    m.mmu.phys.write_u32(DATA_BASE, 0xDEAD);
+    m.mmu
+        .phys
+        .write_ram_raw(DATA_BASE, &0xDEADu32.to_le_bytes());
     assert_eq!(
         l.run(&mut m.s, &mut m.mmu, &mut m.bus, 1000),
         Stop::Shutdown

@@ -274,7 +274,7 @@ impl Mmu {
             let n = ((4096 - (a & 0xFFF)) as usize).min(data.len() - done);
             let p = self.page_for(ctx, a, Access::Write)?;
             self.phys
-                .write_bytes(p.paddr | (a & 0xFFF), &data[done..done + n]);
+                .write_bytes_cpu(p.paddr | (a & 0xFFF), &data[done..done + n]);
             done += n;
         }
         Ok(())

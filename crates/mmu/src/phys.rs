@@ -236,16 +236,17 @@ impl PhysMem {
         DmaMemory::new(self.ram.clone(), self.code.clone(), self.state.clone())
     }
 
-    /// Starts (true) or stops keeping a log of the writes made through
-    /// [`DmaMemory`] handles, for a differential tester that mirrors them
-    /// into a second machine ([`PhysMem::take_dma_log`]).
+    /// Starts (true) or stops keeping a log of the writes made from
+    /// outside the CPU: through [`DmaMemory`] handles and the host-side
+    /// `write_*` methods, for a differential tester that mirrors them into
+    /// a second machine ([`PhysMem::take_dma_log`]).
     pub fn log_dma(&self, on: bool) {
         self.state
             .dma_logging
             .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// The DMA writes logged since the last call, oldest first.
+    /// The outside writes logged since the last call, oldest first.
     pub fn take_dma_log(&self) -> Vec<(u32, Vec<u8>)> {
         use std::sync::atomic::Ordering;
         if !self.state.dma_pending.swap(false, Ordering::AcqRel) {
@@ -464,17 +465,35 @@ impl PhysMem {
     pub fn read_u64(&mut self, paddr: u32) -> u64 {
         self.read_sized(paddr, 8)
     }
+    // The `write_*` methods are the host side's writes (loaders, tests,
+    // debuggers): they go to the outside-writes log like DMA does (see
+    // `log_dma`). The CPU writes through `write_sized`/`write_bytes_cpu`.
     pub fn write_u8(&mut self, paddr: u32, v: u8) {
+        self.log_host_write(paddr, &[v]);
         self.write_sized(paddr, 1, v.into())
     }
     pub fn write_u16(&mut self, paddr: u32, v: u16) {
+        self.log_host_write(paddr, &v.to_le_bytes());
         self.write_sized(paddr, 2, v.into())
     }
     pub fn write_u32(&mut self, paddr: u32, v: u32) {
+        self.log_host_write(paddr, &v.to_le_bytes());
         self.write_sized(paddr, 4, v.into())
     }
     pub fn write_u64(&mut self, paddr: u32, v: u64) {
+        self.log_host_write(paddr, &v.to_le_bytes());
         self.write_sized(paddr, 8, v)
+    }
+
+    /// Logs a write from the host side when the outside-writes log is on.
+    fn log_host_write(&self, paddr: u32, data: &[u8]) {
+        use std::sync::atomic::Ordering;
+        if self.state.dma_logging.load(Ordering::Relaxed) {
+            if let Ok(mut log) = self.state.dma_log.lock() {
+                log.push((paddr, data.to_vec()));
+                self.state.dma_pending.store(true, Ordering::Release);
+            }
+        }
     }
 
     /// Reads `buf.len()` bytes starting at `paddr` (wrapping at 4 GiB),
@@ -502,6 +521,13 @@ impl PhysMem {
     /// Writes `data` starting at `paddr` (wrapping at 4 GiB), with the same
     /// rules as the sized writes.
     pub fn write_bytes(&mut self, paddr: u32, data: &[u8]) {
+        self.log_host_write(paddr, data);
+        self.write_bytes_cpu(paddr, data)
+    }
+
+    /// `write_bytes` for the CPU's own stores (not logged as outside
+    /// writes).
+    pub(crate) fn write_bytes_cpu(&mut self, paddr: u32, data: &[u8]) {
         let mut done = 0usize;
         while done < data.len() {
             let a = paddr.wrapping_add(done as u32) & self.a20_mask();
@@ -775,6 +801,14 @@ mod tests {
         m.dma().write(0x200, &[3, 4]);
         assert_eq!(m.take_dma_log(), vec![(0x200, vec![3, 4])]);
         assert!(m.take_dma_log().is_empty());
+        // Host-side writes are outside writes too; the CPU's are not.
+        m.write_u16(0x300, 0x0605);
+        m.write_bytes(0x400, &[7]);
+        m.write_bytes_cpu(0x500, &[8]);
+        assert_eq!(
+            m.take_dma_log(),
+            vec![(0x300, vec![5, 6]), (0x400, vec![7])]
+        );
         let d = LogDev::default();
         let log = d.0.clone();
         m.add_mmio(0xA0000, 0x20000, Box::new(d)).unwrap();

@@ -85,14 +85,7 @@ pub fn run_on_bus(m: &mut TestMachine, bus: &mut dyn Bus, budget: u64) -> Stop {
 /// instantiated test is skipped there (it says so on stdout);
 /// `tests/engines.rs` keeps an `#[ignore]`d reproducer for each, to run
 /// once the bug is fixed.
-pub const KNOWN_FAILURES: &[(&str, &str, &str)] = &[(
-    "lockstep",
-    "host_write_between_runs_is_seen",
-    "the lockstep's interpreter side keeps its own copy of RAM, taken at the first \
-         run: writes made to guest memory from outside between runs \
-         (PhysMem::write_bytes by a loader or debugger) are not mirrored, so the two \
-         sides run different code and the run ends in a reported mismatch",
-)];
+pub const KNOWN_FAILURES: &[(&str, &str, &str)] = &[];
 
 /// The known bug that makes `case` fail on `engine`, if any.
 pub fn known_failure(engine: &str, case: &str) -> Option<&'static str> {

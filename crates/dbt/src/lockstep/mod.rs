@@ -152,6 +152,9 @@ impl Lockstep {
     /// Returns the differences the replay found.
     fn follow(&mut self, target: &CpuState, log: &mut VecDeque<Event>) -> Vec<String> {
         let sh = self.shadow.as_mut().expect("shadow machine");
+        // Code written from outside since the last step (DMA, the host)
+        // must not run from stale decoded blocks.
+        self.interp.sync_code_pages(&mut sh.mmu);
         let mut bus = Replay {
             log,
             errors: Vec::new(),

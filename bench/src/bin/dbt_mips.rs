@@ -1,18 +1,21 @@
 //! `dbt_mips [--quick]`: guest MIPS of the interpreter and of the
 //! translator on the interpreter benchmark's CPU-bound loops
 //! (`bench::interp_loops`: ALU/memory/branch, call/ret + string ops, and
-//! x87 arithmetic, which the translator runs as callouts; flat 32-bit mode
+//! x87 arithmetic, whose mostly-x87 block the translator leaves to the
+//! interpreter; flat 32-bit mode
 //! with paging on), the speed-up, translation time per
 //! block, the share of time (TSC, `Dbt::timing`, from a second run: the
 //! RDTSCs around callouts inflate their share where RDTSC is slow) spent
 //! in translated code, in callouts and in the dispatcher (with the
 //! interpreter and the translator), and the share of retired instructions
-//! that ran as callouts.
+//! that ran as callouts. `OXPC_DBT_DUMP=1` prints every translation's
+//! guest and host code on stderr.
 
 use std::time::{Duration, Instant};
 
 use bench::interp_loops::{
-    alu_loop, call_string_loop, fpu_loop, measure, thread_cpu_time, Measurement, SRC, TABLE,
+    alu_loop, call_string_loop, fpu_loop, measure, thread_cpu_time, Measurement, FPU_DATA, SRC,
+    TABLE,
 };
 use cpu_interp::harness::TestMachine;
 use cpu_interp::{Engine, Stop};
@@ -30,8 +33,16 @@ fn measure_dbt(code: &[u8], timing: bool) -> (Measurement, Stats) {
     for i in 0..64u32 {
         m.mmu.phys.write_u32(SRC + 4 * i, i * 3 + 1);
     }
+    // The x87 loop's operands, as `interp_loops::measure` sets them (with
+    // zeros there the translator's run was timed on easier arithmetic).
+    m.mmu.phys.write_u32(FPU_DATA, 1.5f32.to_bits());
+    m.mmu.phys.write_u32(FPU_DATA + 4, 0.25f32.to_bits());
     let mut d = Dbt::new();
     d.timing = timing;
+    // OXPC_DBT_DUMP=1: guest and host code of every translation on stderr.
+    if !timing && std::env::var_os("OXPC_DBT_DUMP").is_some() {
+        d.dump = Some(Box::new(std::io::stderr()));
+    }
     let (h0, m0) = (m.mmu.tlb.hits, m.mmu.tlb.misses);
     let start = Instant::now();
     let cpu0 = thread_cpu_time();

@@ -97,6 +97,8 @@ pub struct Stubs {
     pub indirect_tail: usize,
     /// Shared callout sequence (`call`ed, see `emit::stubs`).
     pub callout: usize,
+    /// The same for [`crate::runtime::callout_light`].
+    pub callout_light: usize,
     /// Shared tail of direct-exit stubs and of refused block entries.
     pub direct_exit: usize,
     pub entry_exit: usize,

@@ -20,8 +20,17 @@
 //! the right physical code for as long as that one translation holds, and
 //! a paging change that could alter it is a callout that leaves the chain
 //! (MOV CR3/CR0/CR4, INVLPG, task switch). SMC drops the written page's
-//! translations and unpatches every jump into them. Exits across virtual
-//! pages always go back to the dispatcher.
+//! translations and unpatches every jump into them. Direct exits across
+//! virtual pages under paging are never patched: they probe the jump cache
+//! inline like indirect jumps (`Emitter::direct_exit_with`), whose probe
+//! translates the target through the current TLB, so it validates the
+//! target exactly as the dispatcher would.
+//!
+//! Blocks mostly made of x87 instructions (callouts) are not translated
+//! but left to the interpreter, which runs them faster ([`Dbt::declines`]).
+//! A block ending in a short forward Jcc over one MOV/ADD/SUB is
+//! translated with the branch if-converted (`emit::ifconv`); the engine
+//! reads the skipped instruction from the block's page.
 
 use std::rc::Rc;
 use std::time::Instant;
@@ -40,6 +49,9 @@ use crate::emit::stubs::EnterFn;
 use crate::key::Key;
 use crate::runtime::{self, RunCtx, NO_SLOT};
 use crate::stats::Stats;
+
+/// Most declined keys remembered (the set is cleared when full).
+const MAX_DECLINED: usize = 4096;
 
 /// Default executions of a block before it is translated.
 pub const DEFAULT_THRESHOLD: u32 = 16;
@@ -63,6 +75,10 @@ pub struct Dbt {
     callout_hist: Vec<u64>,
     dirty: Vec<u32>,
     map_generation: Option<u64>,
+    /// Keys of hot blocks left to the interpreter (see [`Dbt::declines`]).
+    /// Code rewritten at such a key stays declined until the next flush
+    /// or the set fills (a matter of speed, not of results).
+    declined: hashbrown::HashSet<Key>,
     /// Every block translated is written here, guest and host code
     /// (`oxpc run --dbt-dump`).
     pub dump: Option<Box<dyn std::io::Write>>,
@@ -98,6 +114,7 @@ impl Dbt {
             callout_hist: vec![0; runtime::HIST_SIZE],
             dirty: Vec::new(),
             map_generation: None,
+            declined: hashbrown::HashSet::new(),
             dump: None,
         }
     }
@@ -129,6 +146,7 @@ impl Dbt {
         let g = mmu.phys.generation();
         if self.map_generation != Some(g) {
             if self.map_generation.is_some() {
+                self.declined.clear();
                 self.interp.cache.clear();
                 self.cache.flush();
             }
@@ -149,6 +167,16 @@ impl Dbt {
         Some(Key::of(s, paddr))
     }
 
+    /// Whether `block` is better left to the interpreter: x87 instructions
+    /// run as callouts, and a callout costs more than the interpreter's
+    /// own step, so a block where they are at least half of the
+    /// instructions runs slower translated (measured with `dbt_mips`'s
+    /// x87 loop).
+    pub fn declines(block: &Block) -> bool {
+        let x87 = block.ops.iter().filter(|d| emit::light_callout(d)).count();
+        2 * x87 >= block.ops.len()
+    }
+
     /// Translates the current block if it is hot enough.
     fn maybe_translate(&mut self, cpu: &mut Cpu, key: Key) -> Option<u32> {
         let block = self.interp.cache.get(cpu).ok()?;
@@ -163,13 +191,57 @@ impl Dbt {
         {
             return None;
         }
-        self.translate(key, block)
+        if Dbt::declines(&block) {
+            if self.declined.len() >= MAX_DECLINED {
+                self.declined.clear();
+            }
+            self.declined.insert(key);
+            self.stats.declined += 1;
+            return None;
+        }
+        let skip = Dbt::skipped_insn(key, &block, cpu.mmu);
+        self.translate_skipping(key, block, skip)
     }
 
     /// Translates `block` for `key` into the cache (flushing it if full).
     /// None if the block does not fit even in an empty buffer (it is then
     /// interpreted).
     pub fn translate(&mut self, key: Key, block: Rc<Block>) -> Option<u32> {
+        self.translate_skipping(key, block, None)
+    }
+
+    /// The instruction a final short forward Jcc of `block` skips, if it
+    /// lies in the block's page and is a form `emit::ifconv` converts.
+    fn skipped_insn(key: Key, block: &Block, mmu: &mut Mmu) -> Option<cpu_interp::decode::Decoded> {
+        let last = block.ops.last()?;
+        let next_lin = key.cs_base.wrapping_add(last.ins.next_ip() as u32);
+        let target = last.ins.near_branch_target() as u32;
+        let target_lin = key.cs_base.wrapping_add(target);
+        let page = key.linear() & mmu::PAGE_MASK;
+        if target <= last.ins.next_ip() as u32
+            || target > key.cs_limit
+            || next_lin & mmu::PAGE_MASK != page
+            || target_lin.wrapping_sub(1) & mmu::PAGE_MASK != page
+        {
+            return None;
+        }
+        // Same virtual page as the block, so the same physical page.
+        let pa = (key.paddr & mmu::PAGE_MASK) | (next_lin & 0xFFF);
+        let mut buf = [0u8; emit::ifconv::WINDOW];
+        let page_left = 0x1000 - (next_lin & 0xFFF) as usize;
+        let limit_left = key.cs_limit.wrapping_sub(last.ins.next_ip() as u32) as usize + 1;
+        let n = buf.len().min(page_left).min(limit_left);
+        mmu.phys.read_bytes(pa, &mut buf[..n]);
+        emit::ifconv::skipped(last, &buf[..n], key.code32())
+    }
+
+    /// [`Dbt::translate`] with the instruction a final Jcc skips.
+    fn translate_skipping(
+        &mut self,
+        key: Key,
+        block: Rc<Block>,
+        skip: Option<cpu_interp::decode::Decoded>,
+    ) -> Option<u32> {
         let t0 = Instant::now();
         let mut tr = None;
         for _ in 0..2 {
@@ -192,7 +264,11 @@ impl Dbt {
                     .and_then(|id| cache.block(id))
                     .map(|b| b.live_in)
             };
-            let t = emit::translate_with(&block, key, id, base, self.cache.stubs, false, &hint);
+            let hints = emit::Hints {
+                live_in: &hint,
+                skip,
+            };
+            let t = emit::translate_with(&block, key, id, base, self.cache.stubs, false, &hints);
             if t.code.len() <= self.cache.code.free() {
                 tr = Some(t);
                 break;
@@ -345,6 +421,42 @@ impl Dbt {
         }
     }
 
+    /// Runs the current block, a declined one ([`Dbt::declines`]), in the
+    /// interpreter, and the next ones for as long as they are declined too
+    /// (stopping where `Interpreter::run_blocks` would), without looking
+    /// for translations.
+    fn run_declined(&mut self, cpu: &mut Cpu, end: u64) -> bool {
+        let mut changed = false;
+        let eip0 = cpu.s.eip;
+        loop {
+            self.stats.interp_blocks += 1;
+            changed |= self.interp.run_block_nosync(cpu, false);
+            self.sync_code_pages(cpu.mmu);
+            if changed
+                || cpu.s.icount >= end
+                || cpu.s.exit_request != 0
+                || cpu.s.int_shadow
+                || cpu.s.eflags & cpu_interp::state::fl::TF != 0
+                || cpu.s.run_state != RunState::Running
+            {
+                break;
+            }
+            self.check_map(cpu.mmu);
+            // Whether the next block counts as declined only decides who
+            // runs it, never the results: a loop back to the first
+            // block's EIP (CS and mode changes end the loop above) is
+            // taken as declined without computing its key.
+            if cpu.s.eip == eip0 {
+                continue;
+            }
+            match Dbt::current_key(cpu.s, cpu.mmu) {
+                Some(key) if self.declined.contains(&key) => {}
+                _ => break,
+            }
+        }
+        changed
+    }
+
     /// One block: translated if possible, interpreted otherwise. Returns
     /// whether a handler asked to leave because engine-visible state
     /// changed (the INTR line is then looked at again).
@@ -355,6 +467,9 @@ impl Dbt {
                 Some(id) => {
                     self.stats.hits += 1;
                     Some(id)
+                }
+                None if self.declined.contains(&key) => {
+                    return self.run_declined(cpu, end);
                 }
                 None => self.maybe_translate(cpu, key),
             },
@@ -432,4 +547,59 @@ fn hot_callouts(hist: &[u64], n: usize) -> Vec<(String, u64)> {
             (name, c)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cpu_interp::harness::{asm32, TestMachine, CODE_BASE};
+    use cpu_interp::Stop;
+    use iced_x86::code_asm::*;
+
+    fn block_of(m: &mut TestMachine) -> Rc<Block> {
+        let mut cpu = Cpu {
+            s: &mut m.s,
+            mmu: &mut m.mmu,
+            bus: &mut m.bus,
+        };
+        m.interp.cache.get(&mut cpu).unwrap()
+    }
+
+    #[test]
+    fn x87_heavy_blocks_are_declined_and_still_run() {
+        let code = asm32(CODE_BASE as u64, |a| {
+            let mut top = a.create_label();
+            a.fninit().unwrap();
+            a.mov(ecx, 10u32).unwrap();
+            a.fld1().unwrap();
+            a.set_label(&mut top).unwrap();
+            a.fld(st0).unwrap();
+            a.faddp(st1, st0).unwrap();
+            a.dec(ecx).unwrap();
+            a.jnz(top).unwrap();
+            a.fistp(dword_ptr(0x40000)).unwrap();
+            a.hlt().unwrap();
+        });
+        let mut m = TestMachine::flat32(&code);
+        let b = block_of(&mut m);
+        assert!(Dbt::declines(&b), "4 of the first block's 7 are x87");
+        let mut d = Dbt::with_threshold(0);
+        let stop = d.run(&mut m.s, &mut m.mmu, &mut m.bus, 100_000);
+        assert_eq!(stop, Stop::Halted);
+        assert_eq!(m.mmu.phys.read_u32(0x40000), 1 << 10);
+        assert!(d.stats().declined >= 1);
+    }
+
+    #[test]
+    fn integer_blocks_are_not_declined() {
+        let code = asm32(CODE_BASE as u64, |a| {
+            a.fld1().unwrap();
+            a.add(eax, ebx).unwrap();
+            a.sub(ecx, edx).unwrap();
+            a.hlt().unwrap();
+        });
+        let mut m = TestMachine::flat32(&code);
+        let b = block_of(&mut m);
+        assert!(!Dbt::declines(&b));
+    }
 }

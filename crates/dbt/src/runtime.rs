@@ -126,6 +126,19 @@ impl ModeSnap {
 /// and flags have been spilled to `CpuState`; on return the flags are
 /// settled (`FlagOp::None`) so generated code can read `eflags`.
 pub extern "sysv64" fn callout(ctx: &mut RunCtx<'_>, d: &Decoded) -> u32 {
+    counted(ctx, d, false)
+}
+
+/// [`callout`] for instructions that cannot change the CPU mode, the
+/// paging state, the memory map or the interrupt shadow (x87 forms, see
+/// `emit::light_callout`): skips comparing those before and after.
+pub extern "sysv64" fn callout_light(ctx: &mut RunCtx<'_>, d: &Decoded) -> u32 {
+    counted(ctx, d, true)
+}
+
+/// Counts and (with timing) times one callout.
+#[inline(always)]
+fn counted(ctx: &mut RunCtx<'_>, d: &Decoded, light: bool) -> u32 {
     ctx.callouts += 1;
     if ctx.timing {
         let m = d.ins.mnemonic() as usize;
@@ -136,16 +149,17 @@ pub extern "sysv64" fn callout(ctx: &mut RunCtx<'_>, d: &Decoded) -> u32 {
             unsafe { *ctx.callout_hist.add(m) += 1 };
         }
         let t0 = ticks();
-        let st = run_handler(ctx, d);
+        let st = run_handler(ctx, d, light);
         ctx.callout_ticks += ticks().wrapping_sub(t0);
         st
     } else {
-        run_handler(ctx, d)
+        run_handler(ctx, d, light)
     }
 }
 
 /// The body of [`callout`].
-fn run_handler(ctx: &mut RunCtx<'_>, d: &Decoded) -> u32 {
+#[inline(always)]
+fn run_handler(ctx: &mut RunCtx<'_>, d: &Decoded, light: bool) -> u32 {
     // SAFETY: the dispatcher stores pointers derived from the `&mut`
     // references it was given for this `run` and does not use those
     // references while generated code (and so this callout) runs; nothing
@@ -159,6 +173,20 @@ fn run_handler(ctx: &mut RunCtx<'_>, d: &Decoded) -> u32 {
     };
     let mask = if cpu.s.code32() { u32::MAX } else { 0xFFFF };
     let next = (d.ins.next_ip() as u32) & mask;
+    if light {
+        cpu.s.eip = next;
+        if let Err(e) = (d.handler)(&mut cpu, d) {
+            cpu.s.eip = d.ins.ip() as u32;
+            interrupt::deliver_exception(&mut cpu, e);
+            cpu.s.settle_flags();
+            return ST_FAULT;
+        }
+        cpu.s.settle_flags();
+        if cpu.s.eip != next || cpu.s.exit_request != 0 || cpu.mmu.smc_pending() {
+            return ST_EXIT;
+        }
+        return ST_CONTINUE;
+    }
     let before = ModeSnap::of(cpu.s);
     let generation = cpu.mmu.phys.generation();
     cpu.s.eip = next;
@@ -212,6 +240,7 @@ pub extern "sysv64" fn lookup(ctx: &mut RunCtx<'_>) -> *const u8 {
 pub type CalloutFn = extern "sysv64" fn(&mut RunCtx<'_>, &Decoded) -> u32;
 pub type LookupFn = extern "sysv64" fn(&mut RunCtx<'_>) -> *const u8;
 const _: CalloutFn = callout;
+const _: CalloutFn = callout_light;
 const _: LookupFn = lookup;
 
 #[cfg(test)]

@@ -17,6 +17,9 @@ pub struct Stats {
     pub hits: u64,
     /// Blocks run by the interpreter (cold, or in an interrupt shadow).
     pub interp_blocks: u64,
+    /// Hot blocks left to the interpreter because x87 callouts would
+    /// dominate them (see `Dbt::declines`).
+    pub declined: u64,
     /// Full flushes of the translation cache.
     pub flushes: u64,
     /// Translations dropped because their code page was written.
@@ -74,10 +77,11 @@ impl fmt::Display for Stats {
         )?;
         writeln!(
             f,
-            "dbt: {} entries, {} hits, {} interpreted blocks, {} chains, {} lookups ({} hits)",
+            "dbt: {} entries, {} hits, {} interpreted blocks ({} declined), {} chains, {} lookups ({} hits)",
             self.entries,
             self.hits,
             self.interp_blocks,
+            self.declined,
             self.chains,
             self.lookups,
             self.lookup_hits

@@ -13,6 +13,12 @@ use iced_x86::code_asm::*;
 const BASE: usize = 0x1000_0000;
 
 fn golden(name: &str, code: &[u8], paged: bool) {
+    golden_with(name, code, paged, false)
+}
+
+/// [`golden`]; with `ifconv`, the block's final branch is if-converted
+/// over the instruction it skips where `dbt::emit::ifconv` allows.
+fn golden_with(name: &str, code: &[u8], paged: bool, ifconv: bool) {
     let mut m = if paged {
         TestMachine::flat32_paged(code)
     } else {
@@ -33,12 +39,26 @@ fn golden(name: &str, code: &[u8], paged: bool) {
         exit_generic: BASE - 0x800,
         indirect_tail: BASE - 0x400,
         callout: BASE - 0x300,
+        callout_light: BASE - 0x280,
         direct_exit: BASE - 0x200,
         entry_exit: BASE - 0x100,
         jc: 0x0000_7000_0000_0000,
         end: 0,
     };
-    let t = dbt::emit::translate(&block, key, 7, BASE, stubs, true);
+    let skip = if ifconv {
+        let last = block.ops.last().expect("non-empty block");
+        let at = (last.ins.next_ip() - CODE_BASE as u64) as usize;
+        let s = dbt::emit::ifconv::skipped(last, &code[at..], true);
+        assert!(s.is_some(), "{name}: the final branch converts");
+        s
+    } else {
+        None
+    };
+    let hints = dbt::emit::Hints {
+        live_in: &|_| None,
+        skip,
+    };
+    let t = dbt::emit::translate_with(&block, key, 7, BASE, stubs, true, &hints);
     let text = format!(
         "; guest\n{}; host ({} native, {} callouts)\n{}",
         dbt::disasm::guest_block(&block),
@@ -143,4 +163,32 @@ fn golden_bench_alu_block() {
         a.jz(top).unwrap();
     });
     golden("bench_alu_block", &code, true);
+}
+
+/// The benchmark's loop with its data-dependent branch over one ADD
+/// if-converted (`dbt::emit::ifconv`): CMOV, a SETcc-counted icount, one
+/// exit whose flag-saving path rebuilds the ADD's flags.
+#[test]
+fn golden_bench_alu_ifconv() {
+    let code = asm32(CODE_BASE as u64, |a| {
+        let mut top = a.create_label();
+        let mut skip = a.create_label();
+        a.set_label(&mut top).unwrap();
+        a.mov(eax, dword_ptr(esi + edx * 4)).unwrap();
+        a.add(eax, ebx).unwrap();
+        a.xor(ebx, eax).unwrap();
+        a.rol(ebx, 3).unwrap();
+        a.mov(dword_ptr(esi + edx * 4), eax).unwrap();
+        a.inc(edx).unwrap();
+        a.and(edx, 1023).unwrap();
+        a.test(eax, 1).unwrap();
+        a.jz(skip).unwrap();
+        a.add(edi, eax).unwrap();
+        a.set_label(&mut skip).unwrap();
+        a.imul_3(ebx, ebx, 13).unwrap();
+        a.sub(ebp, ebx).unwrap();
+        a.dec(ecx).unwrap();
+        a.jnz(top).unwrap();
+    });
+    golden_with("bench_alu_ifconv", &code, true, true);
 }

@@ -264,3 +264,79 @@ fn test_memory_bswap_pause_leave() {
         assert_eq!(m.s.regs[ESP], STACK_TOP);
     }
 }
+
+/// Direct jumps into another virtual page (here CALL rel32) probe the jump
+/// cache inline instead of returning to the dispatcher: after the target
+/// page is remapped (INVLPG, then a CR3 reload) the same call must reach
+/// the new code.
+#[test]
+fn cross_page_direct_exits_follow_remapping() {
+    const PTE_11000: u32 = 0x2000 + 0x11 * 4;
+    let code = asm32(CODE_BASE as u64, |a| {
+        let mut l1 = a.create_label();
+        let mut l2 = a.create_label();
+        let mut l3 = a.create_label();
+        a.xor(eax, eax).unwrap();
+        a.mov(ecx, 50u32).unwrap();
+        a.set_label(&mut l1).unwrap();
+        a.call(0x11000u64).unwrap();
+        a.dec(ecx).unwrap();
+        a.jnz(l1).unwrap();
+        a.mov(dword_ptr(PTE_11000), 0x30007u32).unwrap();
+        a.invlpg(byte_ptr(0x11000)).unwrap();
+        a.mov(ecx, 50u32).unwrap();
+        a.set_label(&mut l2).unwrap();
+        a.call(0x11000u64).unwrap();
+        a.dec(ecx).unwrap();
+        a.jnz(l2).unwrap();
+        a.mov(dword_ptr(PTE_11000), 0x11007u32).unwrap();
+        a.mov(ebx, cr3).unwrap();
+        a.mov(cr3, ebx).unwrap();
+        a.mov(ecx, 50u32).unwrap();
+        a.set_label(&mut l3).unwrap();
+        a.call(0x11000u64).unwrap();
+        a.dec(ecx).unwrap();
+        a.jnz(l3).unwrap();
+        a.hlt().unwrap();
+    });
+    let setup = |m: &mut TestMachine| {
+        // 0x11000: add eax, 1; ret    0x30000: add eax, 100; ret
+        for (i, b) in [0x83u8, 0xC0, 0x01, 0xC3].into_iter().enumerate() {
+            m.mmu.phys.write_u8(0x11000 + i as u32, b);
+        }
+        for (i, b) in [0x83u8, 0xC0, 0x64, 0xC3].into_iter().enumerate() {
+            m.mmu.phys.write_u8(0x30000 + i as u32, b);
+        }
+    };
+    let (m, _) = both(&code, 100_000, &setup);
+    assert_eq!(m.s.regs[EAX], 50 + 50 * 100 + 50);
+}
+
+/// x87 instructions in a mostly-integer block run as light callouts
+/// (`emit::light_callout`): registers, flags, FNSTSW AX and memory agree
+/// with the interpreter.
+#[test]
+fn x87_light_callouts_in_integer_blocks() {
+    let code = asm32(CODE_BASE as u64, |a| {
+        a.add(ebx, eax).unwrap();
+        a.fld(dword_ptr(esi)).unwrap();
+        a.add(ecx, 3).unwrap();
+        a.sub(edx, 1).unwrap();
+        a.fadd_2(st0, st0).unwrap();
+        a.cmp(ecx, edx).unwrap();
+        a.fstp(dword_ptr(esi + 4)).unwrap();
+        a.setb(byte_ptr(esi + 8)).unwrap();
+        a.add(eax, ecx).unwrap();
+        a.fnstsw(ax).unwrap();
+        a.adc(ebx, 1).unwrap();
+        a.xor(ecx, edx).unwrap();
+        a.hlt().unwrap();
+    });
+    let setup = |m: &mut TestMachine| {
+        set([7, 0xFFFF_FFFE, 0, 0x8000_0000], fl::CF)(m);
+        m.mmu.phys.write_u32(DATA_BASE, 1.5f32.to_bits());
+    };
+    let (mut m, callouts) = both(&code, 1000, &setup);
+    assert_eq!(m.mem32(DATA_BASE + 4), 3.0f32.to_bits());
+    assert!(callouts >= 4, "the x87 instructions ran as callouts");
+}

@@ -387,8 +387,45 @@ impl Gen<'_> {
                 self.calls.push(self.out.len());
                 self.d32(0);
             }
+            // forward Jcc over one 32-bit MOV/ADD/SUB (the translator's
+            // if-conversion), then often something that reads the flags
+            75..=76 if depth < 2 => {
+                let cc = self.rng.below(16) as u8;
+                let (d, r) = (self.dst(4), self.src());
+                let body: Vec<u8> = match self.rng.below(6) {
+                    0 => vec![0x89, 0xC0 | (r << 3) | d],
+                    1 => vec![0x01, 0xC0 | (r << 3) | d],
+                    2 => vec![0x29, 0xC0 | (r << 3) | d],
+                    3 => vec![0x83, 0xE8 | d, self.rng.u8()],
+                    4 => {
+                        let mut v = vec![0x81, 0xC0 | d];
+                        v.extend(self.interesting().to_le_bytes());
+                        v
+                    }
+                    _ => {
+                        let mut v = vec![0xB8 + d];
+                        v.extend(self.interesting().to_le_bytes());
+                        v
+                    }
+                };
+                self.b(&[0x70 + cc, body.len() as u8]);
+                self.b(&body);
+                match self.rng.below(4) {
+                    // pushfd; pop r: every flag into a register
+                    0 => {
+                        let d = self.dst(4);
+                        self.b(&[0x9C, 0x58 + d]);
+                    }
+                    // setcc r8
+                    1 => {
+                        let (c, d) = (self.rng.below(16) as u8, self.dst(1));
+                        self.b(&[0x0F, 0x90 + c, 0xC0 | d]);
+                    }
+                    _ => {}
+                }
+            }
             // forward Jcc over a few instructions
-            75..=80 if depth < 2 => {
+            77..=80 if depth < 2 => {
                 let mut inner = Gen {
                     rng: self.rng,
                     out: Vec::new(),

@@ -34,6 +34,11 @@
 //! (`mov::paired_store`). Callouts, direct-exit stubs and refused entries
 //! share their long halves in `stubs` (blocks load arguments and jump).
 //!
+//! A final short forward Jcc over one MOV/ADD/SUB becomes a CMOV
+//! ([`ifconv`]); direct exits into another virtual page under paging probe
+//! the jump cache like indirect ones ([`Emitter::direct_exit_with`]); x87
+//! callouts use a lighter runtime entry ([`light_callout`]).
+//!
 //! Precise state: a native instruction does every TLB check before any
 //! architectural write; a miss (or a failed segment-limit check) goes to
 //! the instruction's out-of-line slow path, which runs the interpreter's
@@ -44,6 +49,7 @@
 pub mod alu;
 pub mod bits;
 pub mod control;
+pub mod ifconv;
 pub mod mem;
 pub mod mov;
 pub mod muldiv;
@@ -245,6 +251,9 @@ pub struct Emitter<'a> {
     pub callouts: u32,
     /// The current instruction emitted its own exits.
     pub ended: bool,
+    /// The instruction a final short forward Jcc skips, for
+    /// [`ifconv`] (the engine checked it lies in the block's page).
+    skip: Option<Decoded>,
 }
 
 impl<'a> Emitter<'a> {
@@ -336,7 +345,13 @@ impl<'a> Emitter<'a> {
             native: 0,
             callouts: 0,
             ended: false,
+            skip: None,
         }
+    }
+
+    /// The budget pre-check has been emitted (and passed, on this path).
+    pub fn prechecked(&self) -> bool {
+        self.prechecked
     }
 
     fn here(&self) -> usize {
@@ -530,6 +545,31 @@ impl<'a> Emitter<'a> {
     /// `add icount, retired; jmp stub` (the 5-byte jmp is
     /// patched to the target block's entry once that exists).
     pub fn direct_exit(&mut self, target: u32, retired: u32) {
+        self.direct_exit_with(target, retired, &|_| {});
+    }
+
+    /// [`Emitter::direct_exit`] running `prep` on the flag-saving path
+    /// just before the flags are saved (after the fast path's NOP).
+    pub fn direct_exit_with(&mut self, target: u32, retired: u32, prep: &dyn Fn(&mut Emitter)) {
+        if self.key.paging()
+            && self.key.cs_base.wrapping_add(target) & mmu::PAGE_MASK
+                != self.key.linear() & mmu::PAGE_MASK
+        {
+            // Into another virtual page under paging: never chained (see
+            // the engine's chaining rule), so rather than returning to
+            // the dispatcher, probe the jump cache inline like an
+            // indirect jump. That probe translates the target's linear
+            // address through the current TLB (which every paging change
+            // flushes or updates) and compares the physical address, EIP,
+            // mode, CS base and limit, so it finds exactly what the
+            // dispatcher would; a miss goes to `lookup()`, then the
+            // dispatcher.
+            // mov dword [state+eip], target; <indirect exit>
+            prep(self);
+            asm!(self.ops ; mov DWORD [state + ST_EIP], target as i32);
+            self.indirect_exit(retired);
+            return;
+        }
         let mut fast = None;
         if self.prechecked {
             // lea icount, [icount+retired]      ; host flags untouched
@@ -538,8 +578,10 @@ impl<'a> Emitter<'a> {
             asm!(self.ops ; lea icount, [icount + retired as i32]);
             fast = Some(self.ops.offset().0);
             self.ops.extend(crate::codebuf::NOP5);
+            prep(self);
             self.to_saved();
         } else {
+            prep(self);
             self.to_saved();
             if retired > 0 {
                 asm!(self.ops ; add icount, retired as i32);
@@ -565,7 +607,8 @@ impl<'a> Emitter<'a> {
     /// the target's own entry check would pass too, so they may jump past
     /// it, and past saving flags the target never reads.
     fn precheck(&mut self, idx: usize) {
-        let n = self.block.ops.len() as i32;
+        // An if-converted branch retires one more instruction.
+        let n = (self.block.ops.len() + self.skip.is_some() as usize) as i32;
         let label = self.ops.new_dynamic_label();
         if n as u32 <= PRECHECK_SPAN {
             // Conservative within PRECHECK_SPAN of the end: failing leaves
@@ -665,12 +708,17 @@ impl<'a> Emitter<'a> {
     /// retired before it in the block, calls `callout`, reloads, and
     /// returns the status in ebp).
     fn call_handler(&mut self, idx: usize) {
+        self.call_stub(idx, self.stubs.callout);
+    }
+
+    /// [`Emitter::call_handler`] through the given callout stub.
+    fn call_stub(&mut self, idx: usize, stub: usize) {
         let dp = self.decoded_ptr(idx);
         asm!(self.ops
             ; mov rsi, QWORD dp
             ; mov edi, idx as i32
         );
-        let rel = self.stubs.callout as i64 - (self.here() as i64 + 5);
+        let rel = stub as i64 - (self.here() as i64 + 5);
         let rel = i32::try_from(rel).expect("stub within the code buffer");
         self.ops.push(0xE8);
         self.ops.extend(rel.to_le_bytes());
@@ -682,7 +730,12 @@ impl<'a> Emitter<'a> {
         self.callouts += 1;
         self.ptr_for = None;
         self.to_mem();
-        self.call_handler(idx);
+        let stub = if light_callout(&self.block.ops[idx]) {
+            self.stubs.callout_light
+        } else {
+            self.stubs.callout
+        };
+        self.call_stub(idx, stub);
         let label = self.ops.new_dynamic_label();
         asm!(self.ops
             ; test ebp, ebp
@@ -770,6 +823,22 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    /// The final Jcc `idx` if-converted over `skip` (see [`ifconv`]).
+    fn try_ifconv(&mut self, idx: usize) -> bool {
+        let Some(skip) = self.skip else {
+            return false;
+        };
+        let d = &self.block.ops[idx];
+        let Some(cc) = liveness::cond_code(d.ins.mnemonic()) else {
+            return false;
+        };
+        let target = d.ins.near_branch_target() as u32;
+        if target > self.key.cs_limit {
+            return false;
+        }
+        ifconv::emit(self, idx, cc, target, &skip)
+    }
+
     /// Emits the whole block.
     pub fn translate(mut self) -> Translated {
         // Entry (flags in fsave): leave at once if the budget is used up;
@@ -788,6 +857,11 @@ impl<'a> Emitter<'a> {
         for idx in 0..n {
             if self.precheck_at == Some(idx) {
                 self.precheck(idx);
+            }
+            if idx + 1 == n && self.try_ifconv(idx) {
+                self.native += 1;
+                self.ended = true;
+                break;
             }
             self.translate_ins(idx);
             if self.ended {
@@ -969,6 +1043,17 @@ impl<'a> Emitter<'a> {
     }
 }
 
+/// Whether `d` may run through [`crate::runtime::callout_light`]: x87
+/// instructions (FPU feature) change no segment, control register, mode
+/// flag, memory map or interrupt shadow, so the checks for those after the
+/// handler are skipped (exits for faults, exit requests, SMC and EIP
+/// changes stay).
+pub fn light_callout(d: &Decoded) -> bool {
+    d.ins
+        .cpuid_features()
+        .contains(&iced_x86::CpuidFeature::FPU)
+}
+
 /// Whether a pending [`OfFix`] on host register `reg` may stay pending
 /// across `d`: `d` neither reads OF on its fast path nor changes `reg`
 /// before writing every flag itself (its slow path, taken before any
@@ -1000,11 +1085,24 @@ pub fn translate(
     stubs: Stubs,
     golden: bool,
 ) -> Translated {
-    translate_with(block, key, tb_id, base, stubs, golden, &|_| None)
+    let hints = Hints {
+        live_in: &|_| None,
+        skip: None,
+    };
+    translate_with(block, key, tb_id, base, stubs, golden, &hints)
+}
+
+/// What the engine knows beyond the block (see [`translate_with`]).
+pub struct Hints<'h> {
+    /// Live-in flags of already translated targets (eip -> live-in).
+    pub live_in: &'h dyn Fn(u32) -> Option<u32>,
+    /// The instruction a final short forward Jcc skips ([`ifconv`]).
+    pub skip: Option<Decoded>,
 }
 
 /// [`translate`] knowing the live-in flags of some already translated
-/// targets (`hint(eip)`), to skip a budget pre-check no exit can use.
+/// targets (`hints.live_in`), to skip a budget pre-check no exit can use,
+/// and the instruction a final branch skips.
 pub fn translate_with(
     block: &Block,
     key: Key,
@@ -1012,9 +1110,11 @@ pub fn translate_with(
     base: usize,
     stubs: Stubs,
     golden: bool,
-    hint: &dyn Fn(u32) -> Option<u32>,
+    hints: &Hints,
 ) -> Translated {
-    Emitter::new(block, key, tb_id, base, stubs, golden, hint).translate()
+    let mut e = Emitter::new(block, key, tb_id, base, stubs, golden, hints.live_in);
+    e.skip = hints.skip;
+    e.translate()
 }
 
 #[cfg(test)]

@@ -15,13 +15,31 @@ use super::{
 use crate::cache::Stubs;
 use crate::codebuf::CodeBuf;
 use crate::runtime::{
-    callout, lookup, CalloutFn, LookupFn, CTX_END_ICOUNT, CTX_EXIT_SLOT, CTX_EXIT_TB, ST_EFLAGS,
-    ST_EIP, ST_ICOUNT,
+    callout, callout_light, lookup, CalloutFn, LookupFn, CTX_END_ICOUNT, CTX_EXIT_SLOT,
+    CTX_EXIT_TB, ST_EFLAGS, ST_EIP, ST_ICOUNT,
 };
 
 /// Signature of the entry trampoline.
 pub type EnterFn =
     extern "sysv64" fn(ctx: *mut u8, state: *mut u8, tlb: *const u8, target: *const u8) -> u32;
+
+/// The shared callout sequence around `f` (see `emit_stubs`).
+fn callout_stub_body(ops: &mut VecAssembler<X64Relocation>, f: CalloutFn) {
+    spill(ops);
+    asm!(ops
+        ; mov ebp, edi
+        ; add QWORD [state + ST_ICOUNT], rbp
+        ; sub rsp, 8
+        ; mov rdi, QWORD [rsp + 16 + FRAME_CTX]
+        ; mov rax, QWORD f as usize as i64
+        ; call rax
+        ; add rsp, 8
+        ; sub QWORD [state + ST_ICOUNT], rbp
+        ; mov ebp, eax
+    );
+    reload(ops);
+    asm!(ops ; ret);
+}
 
 /// Emits the stubs at offset 0 of `code`.
 pub fn emit_stubs(code: &mut CodeBuf) -> Stubs {
@@ -117,22 +135,11 @@ pub fn emit_stubs(code: &mut CodeBuf) -> Stubs {
     //   spill; mov ebp, edi; add [state+icount], rbp   ; handler sees them
     //   sub rsp, 8; mov rdi, [rsp+16+ctx]; call callout; add rsp, 8
     //   sub [state+icount], rbp; mov ebp, eax; reload; ret
-    let callout_fn: CalloutFn = callout;
     let callout_stub = ops.offset().0;
-    spill(&mut ops);
-    asm!(ops
-        ; mov ebp, edi
-        ; add QWORD [state + ST_ICOUNT], rbp
-        ; sub rsp, 8
-        ; mov rdi, QWORD [rsp + 16 + FRAME_CTX]
-        ; mov rax, QWORD callout_fn as usize as i64
-        ; call rax
-        ; add rsp, 8
-        ; sub QWORD [state + ST_ICOUNT], rbp
-        ; mov ebp, eax
-    );
-    reload(&mut ops);
-    asm!(ops ; ret);
+    callout_stub_body(&mut ops, callout);
+    // callout_light: the same around `callout_light`.
+    let callout_light_stub = ops.offset().0;
+    callout_stub_body(&mut ops, callout_light);
 
     // direct_exit: jumped to with esi = target EIP, edi = exit slot,
     // ebp = block id; flags in fsave.
@@ -167,6 +174,7 @@ pub fn emit_stubs(code: &mut CodeBuf) -> Stubs {
         exit_generic: base + exit_generic,
         indirect_tail: base + indirect_tail,
         callout: base + callout_stub,
+        callout_light: base + callout_light_stub,
         direct_exit: base + direct_exit,
         entry_exit: base + entry_exit,
         jc: 0,

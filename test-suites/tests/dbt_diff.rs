@@ -38,3 +38,20 @@ fn dbt_diff() {
     }
     assert_eq!(r.differences, 0, "{}", r.first.unwrap_or_default());
 }
+
+/// Seeds that once found a difference, run every time. 519027: a real-mode
+/// REP MOVSW in the middle of a translated block that ran out of budget;
+/// the translator finished the block in the interpreter without stopping
+/// after the first 4096-iteration chunk as the interpreter does, and so
+/// overshot the budget (same final state, different stop).
+#[test]
+fn dbt_diff_regression_seeds() {
+    const SEEDS: &[u64] = &[519027];
+    for &seed in SEEDS {
+        let r = dbt_diff::run(seed, 1, Duration::from_secs(60), 20_000, &mut |s| {
+            Box::new(dbt::Dbt::with_threshold((s % 3) as u32))
+        });
+        assert_eq!(r.programs, 1);
+        assert_eq!(r.differences, 0, "{}", r.first.unwrap_or_default());
+    }
+}

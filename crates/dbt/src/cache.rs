@@ -10,7 +10,7 @@
 use std::rc::Rc;
 
 use cpu_interp::decode::Block;
-use cpu_interp::state::{CpuState, CS};
+use cpu_interp::state::CpuState;
 use hashbrown::HashMap;
 use mmu::Mmu;
 
@@ -280,15 +280,7 @@ impl Cache {
 
     /// The translation for the current CS:EIP, through the jump cache.
     pub fn lookup_state(&mut self, s: &CpuState, mmu: &mut Mmu) -> Option<*const u8> {
-        let cs = &s.seg[CS];
-        if s.eip > cs.limit {
-            return None;
-        }
-        let lin = cs.base.wrapping_add(s.eip);
-        let paddr = mmu
-            .translate(&s.paging_ctx(), lin, mmu::Access::Execute)
-            .ok()?;
-        let key = Key::of(s, paddr);
+        let key = Key::current(s, mmu)?;
         let e = JcEntry {
             paddr: key.paddr,
             eip: key.eip,

@@ -39,7 +39,7 @@ use cpu_interp::bus::{Bus, Engine, Stop};
 use cpu_interp::cpu::{Cpu, EXIT_BLOCK};
 use cpu_interp::decode::Block;
 use cpu_interp::driver::{self, BlockRunner};
-use cpu_interp::state::{CpuState, RunState, CS};
+use cpu_interp::state::{CpuState, RunState};
 use cpu_interp::Interpreter;
 use mmu::Mmu;
 
@@ -152,19 +152,6 @@ impl Dbt {
             }
             self.map_generation = Some(g);
         }
-    }
-
-    /// The key of the current CS:EIP, if it can be fetched.
-    fn current_key(s: &CpuState, mmu: &mut Mmu) -> Option<Key> {
-        let cs = &s.seg[CS];
-        if s.eip > cs.limit {
-            return None;
-        }
-        let lin = cs.base.wrapping_add(s.eip);
-        let paddr = mmu
-            .translate(&s.paging_ctx(), lin, mmu::Access::Execute)
-            .ok()?;
-        Some(Key::of(s, paddr))
     }
 
     /// Whether `block` is better left to the interpreter: x87 instructions
@@ -387,9 +374,20 @@ impl Dbt {
                 if cpu.s.run_state != RunState::Running {
                     break;
                 }
+                // Where the interpreter's block would go on; an
+                // instruction that goes elsewhere (a taken branch, or a
+                // REP string instruction that stops after a chunk and runs
+                // again) ends its block, and the budget is looked at.
+                let next = match self.interp.cache.get_ref(cpu) {
+                    Ok(b) => b.ops.first().map(|d| d.next_eip),
+                    Err(_) => None,
+                };
                 let c = self.interp.run_block_nosync(cpu, true);
                 changed |= c;
-                if c || self.interp.last_faulted() || cpu.mmu.smc_pending() {
+                if c || self.interp.last_faulted()
+                    || cpu.mmu.smc_pending()
+                    || next != Some(cpu.s.eip)
+                {
                     break;
                 }
             }
@@ -403,7 +401,7 @@ impl Dbt {
         let Some(skey) = self.cache.block(src).map(|b| b.key) else {
             return;
         };
-        let Some(key) = Dbt::current_key(cpu.s, cpu.mmu) else {
+        let Some(key) = Key::current(cpu.s, cpu.mmu) else {
             return;
         };
         let same_page = skey.linear() & mmu::PAGE_MASK == key.linear() & mmu::PAGE_MASK;
@@ -449,7 +447,7 @@ impl Dbt {
             if cpu.s.eip == eip0 {
                 continue;
             }
-            match Dbt::current_key(cpu.s, cpu.mmu) {
+            match Key::current(cpu.s, cpu.mmu) {
                 Some(key) if self.declined.contains(&key) => {}
                 _ => break,
             }
@@ -462,7 +460,7 @@ impl Dbt {
     /// changed (the INTR line is then looked at again).
     fn step(&mut self, cpu: &mut Cpu, end: u64) -> bool {
         self.check_map(cpu.mmu);
-        let tb = match Dbt::current_key(cpu.s, cpu.mmu) {
+        let tb = match Key::current(cpu.s, cpu.mmu) {
             Some(key) => match self.cache.get(&key) {
                 Some(id) => {
                     self.stats.hits += 1;

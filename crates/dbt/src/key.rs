@@ -92,6 +92,20 @@ impl Key {
         m
     }
 
+    /// The key for the current CS:EIP, translating it through `mmu` (None
+    /// if EIP is past the CS limit or the fetch would fault).
+    pub fn current(s: &CpuState, mmu: &mut mmu::Mmu) -> Option<Key> {
+        let cs = &s.seg[CS];
+        if s.eip > cs.limit {
+            return None;
+        }
+        let lin = cs.base.wrapping_add(s.eip);
+        let paddr = mmu
+            .translate(&s.paging_ctx(), lin, mmu::Access::Execute)
+            .ok()?;
+        Some(Key::of(s, paddr))
+    }
+
     /// The key for the current CS:EIP whose physical address is `paddr`.
     pub fn of(s: &CpuState, paddr: u32) -> Key {
         Key {

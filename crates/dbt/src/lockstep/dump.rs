@@ -6,7 +6,7 @@ use std::io::Write;
 
 use cpu_interp::bus::NullBus;
 use cpu_interp::cpu::Cpu;
-use cpu_interp::state::{CpuState, CS};
+use cpu_interp::state::CpuState;
 use cpu_interp::Interpreter;
 use mmu::Mmu;
 
@@ -17,15 +17,7 @@ use crate::key::Key;
 impl Dbt {
     /// The translation key of CS:EIP in `s`, if it can be fetched.
     pub fn key_for(s: &CpuState, mmu: &mut Mmu) -> Option<Key> {
-        let cs = &s.seg[CS];
-        if s.eip > cs.limit {
-            return None;
-        }
-        let lin = cs.base.wrapping_add(s.eip);
-        let paddr = mmu
-            .translate(&s.paging_ctx(), lin, mmu::Access::Execute)
-            .ok()?;
-        Some(Key::of(s, paddr))
+        Key::current(s, mmu)
     }
 
     /// Guest and host disassembly of the translation for `key` (the

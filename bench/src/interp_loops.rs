@@ -173,8 +173,9 @@ pub fn thread_cpu_time() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
-/// Runs `code` on a paged flat machine until HLT and measures it.
-pub fn measure(code: &[u8]) -> Measurement {
+/// A paged flat machine running `code`, with the data the loops read
+/// (the table, the string source, the x87 operands).
+pub fn machine(code: &[u8]) -> TestMachine {
     let mut m = TestMachine::flat32_paged(code);
     for i in 0..1024u32 {
         m.mmu
@@ -186,13 +187,22 @@ pub fn measure(code: &[u8]) -> Measurement {
     }
     m.mmu.phys.write_u32(FPU_DATA, 1.5f32.to_bits());
     m.mmu.phys.write_u32(FPU_DATA + 4, 0.25f32.to_bits());
+    m
+}
+
+/// Measures `run` (called until it stops for another reason than the
+/// budget) on `m`.
+pub fn measure_with(
+    m: &mut TestMachine,
+    mut run: impl FnMut(&mut TestMachine) -> Stop,
+) -> Measurement {
     let (h0, m0) = (m.mmu.tlb.hits, m.mmu.tlb.misses);
     let start = Instant::now();
     let cpu0 = thread_cpu_time();
     let mut stop = Stop::Budget;
     let i0 = m.s.icount;
     while stop == Stop::Budget {
-        stop = m.run_budget(u64::MAX / 4);
+        stop = run(m);
     }
     let elapsed = start.elapsed();
     let cpu = thread_cpu_time().saturating_sub(cpu0);
@@ -204,6 +214,11 @@ pub fn measure(code: &[u8]) -> Measurement {
         tlb_misses: m.mmu.tlb.misses - m0,
         stop,
     }
+}
+
+/// Runs `code` on the interpreter until HLT and measures it.
+pub fn measure(code: &[u8]) -> Measurement {
+    measure_with(&mut machine(code), |m| m.run_budget(u64::MAX / 4))
 }
 
 #[cfg(test)]

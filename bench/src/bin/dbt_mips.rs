@@ -11,54 +11,26 @@
 //! that ran as callouts. `OXPC_DBT_DUMP=1` prints every translation's
 //! guest and host code on stderr.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bench::interp_loops::{
-    alu_loop, call_string_loop, fpu_loop, measure, thread_cpu_time, Measurement, FPU_DATA, SRC,
-    TABLE,
+    alu_loop, call_string_loop, fpu_loop, machine, measure, measure_with, Measurement,
 };
-use cpu_interp::harness::TestMachine;
-use cpu_interp::{Engine, Stop};
+use cpu_interp::Engine;
 use dbt::{Dbt, Stats};
 
-/// Runs `code` on the translator on the same machine setup as
+/// Runs `code` on the translator on the same machine as
 /// `interp_loops::measure`.
 fn measure_dbt(code: &[u8], timing: bool) -> (Measurement, Stats) {
-    let mut m = TestMachine::flat32_paged(code);
-    for i in 0..1024u32 {
-        m.mmu
-            .phys
-            .write_u32(TABLE + 4 * i, i.wrapping_mul(0x9E37_79B9));
-    }
-    for i in 0..64u32 {
-        m.mmu.phys.write_u32(SRC + 4 * i, i * 3 + 1);
-    }
-    // The x87 loop's operands, as `interp_loops::measure` sets them (with
-    // zeros there the translator's run was timed on easier arithmetic).
-    m.mmu.phys.write_u32(FPU_DATA, 1.5f32.to_bits());
-    m.mmu.phys.write_u32(FPU_DATA + 4, 0.25f32.to_bits());
     let mut d = Dbt::new();
     d.timing = timing;
     // OXPC_DBT_DUMP=1: guest and host code of every translation on stderr.
     if !timing && std::env::var_os("OXPC_DBT_DUMP").is_some() {
         d.dump = Some(Box::new(std::io::stderr()));
     }
-    let (h0, m0) = (m.mmu.tlb.hits, m.mmu.tlb.misses);
-    let start = Instant::now();
-    let cpu0 = thread_cpu_time();
-    let mut stop = Stop::Budget;
-    let i0 = m.s.icount;
-    while stop == Stop::Budget {
-        stop = d.run(&mut m.s, &mut m.mmu, &mut m.bus, 10_000_000);
-    }
-    let meas = Measurement {
-        instructions: m.s.icount - i0,
-        elapsed: start.elapsed(),
-        cpu: thread_cpu_time().saturating_sub(cpu0),
-        tlb_hits: m.mmu.tlb.hits - h0,
-        tlb_misses: m.mmu.tlb.misses - m0,
-        stop,
-    };
+    let meas = measure_with(&mut machine(code), |m| {
+        d.run(&mut m.s, &mut m.mmu, &mut m.bus, 10_000_000)
+    });
     (meas, d.stats())
 }
 

@@ -186,6 +186,17 @@ impl TestMachine {
     pub fn mem32(&mut self, paddr: u32) -> u32 {
         self.mmu.phys.read_u32(paddr)
     }
+
+    /// The built-in interpreter's decoded block at CS:EIP (what the
+    /// translator's tests translate).
+    pub fn decoded_block(&mut self) -> crate::exception::Result<std::rc::Rc<crate::decode::Block>> {
+        let mut cpu = crate::cpu::Cpu {
+            s: &mut self.s,
+            mmu: &mut self.mmu,
+            bus: &mut self.bus,
+        };
+        self.interp.cache.get(&mut cpu)
+    }
 }
 
 /// A flat 4 GiB segment cache entry.

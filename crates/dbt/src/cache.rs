@@ -308,12 +308,7 @@ mod tests {
     use cpu_interp::harness::{TestMachine, CODE_BASE};
 
     fn block_at(m: &mut TestMachine) -> Rc<Block> {
-        let mut cpu = cpu_interp::Cpu {
-            s: &mut m.s,
-            mmu: &mut m.mmu,
-            bus: &mut m.bus,
-        };
-        m.interp.cache.get(&mut cpu).unwrap()
+        m.decoded_block().unwrap()
     }
 
     fn tb(key: Key, block: Rc<Block>, entry: usize, site: usize) -> TransBlock {

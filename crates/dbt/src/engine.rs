@@ -555,12 +555,7 @@ mod tests {
     use iced_x86::code_asm::*;
 
     fn block_of(m: &mut TestMachine) -> Rc<Block> {
-        let mut cpu = Cpu {
-            s: &mut m.s,
-            mmu: &mut m.mmu,
-            bus: &mut m.bus,
-        };
-        m.interp.cache.get(&mut cpu).unwrap()
+        m.decoded_block().unwrap()
     }
 
     #[test]

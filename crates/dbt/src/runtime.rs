@@ -173,22 +173,9 @@ fn run_handler(ctx: &mut RunCtx<'_>, d: &Decoded, light: bool) -> u32 {
     };
     let mask = if cpu.s.code32() { u32::MAX } else { 0xFFFF };
     let next = (d.ins.next_ip() as u32) & mask;
-    if light {
-        cpu.s.eip = next;
-        if let Err(e) = (d.handler)(&mut cpu, d) {
-            cpu.s.eip = d.ins.ip() as u32;
-            interrupt::deliver_exception(&mut cpu, e);
-            cpu.s.settle_flags();
-            return ST_FAULT;
-        }
-        cpu.s.settle_flags();
-        if cpu.s.eip != next || cpu.s.exit_request != 0 || cpu.mmu.smc_pending() {
-            return ST_EXIT;
-        }
-        return ST_CONTINUE;
-    }
-    let before = ModeSnap::of(cpu.s);
-    let generation = cpu.mmu.phys.generation();
+    // A light callout (x87) cannot change the mode, the memory map or the
+    // interrupt shadow, so it skips the snapshot and the checks.
+    let before = (!light).then(|| (ModeSnap::of(cpu.s), cpu.mmu.phys.generation()));
     cpu.s.eip = next;
     if let Err(e) = (d.handler)(&mut cpu, d) {
         cpu.s.eip = d.ins.ip() as u32;
@@ -200,8 +187,11 @@ fn run_handler(ctx: &mut RunCtx<'_>, d: &Decoded, light: bool) -> u32 {
     if cpu.s.eip != next || cpu.s.exit_request != 0 || cpu.mmu.smc_pending() {
         return ST_EXIT;
     }
+    let Some((mode, generation)) = before else {
+        return ST_CONTINUE;
+    };
     if cpu.s.int_shadow
-        || ModeSnap::of(cpu.s) != before
+        || ModeSnap::of(cpu.s) != mode
         || cpu.mmu.phys.generation() != generation
         || d.ins.mnemonic() == iced_x86::Mnemonic::Invlpg
     {

@@ -4,7 +4,6 @@
 //! compared with `tests/golden/<name>.txt`. Set `OXPC_BLESS=1` to accept
 //! changes (rewrites the files).
 
-use cpu_interp::cpu::Cpu;
 use cpu_interp::harness::*;
 use dbt::cache::Stubs;
 use dbt::key::Key;
@@ -24,14 +23,7 @@ fn golden_with(name: &str, code: &[u8], paged: bool, ifconv: bool) {
     } else {
         TestMachine::flat32(code)
     };
-    let block = {
-        let mut cpu = Cpu {
-            s: &mut m.s,
-            mmu: &mut m.mmu,
-            bus: &mut m.bus,
-        };
-        m.interp.cache.get(&mut cpu).expect("block decodes")
-    };
+    let block = m.decoded_block().expect("block decodes");
     let key = Key::of(&m.s, CODE_BASE);
     let stubs = Stubs {
         enter: BASE - 0x1000,

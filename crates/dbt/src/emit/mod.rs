@@ -1120,17 +1120,11 @@ pub fn translate_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cpu_interp::cpu::Cpu;
     use cpu_interp::harness::{asm32, TestMachine, CODE_BASE};
     use iced_x86::code_asm::*;
 
     fn emitter_for(m: &mut TestMachine) -> std::rc::Rc<Block> {
-        let mut cpu = Cpu {
-            s: &mut m.s,
-            mmu: &mut m.mmu,
-            bus: &mut m.bus,
-        };
-        m.interp.cache.get(&mut cpu).unwrap()
+        m.decoded_block().unwrap()
     }
 
     #[test]

@@ -20,7 +20,7 @@ use cpu_interp::Stop;
 use iced_x86::code_asm::*;
 
 use super::sys_harness::{gate_desc, pte_addr, seg_desc, Sys};
-use super::Eng;
+use super::{Eng, IrqBus};
 
 /// Offset of the first occurrence of `pat` in `code`.
 fn find(code: &[u8], pat: &[u8]) -> usize {
@@ -488,26 +488,6 @@ pub fn rep_movs_resumes_after_a_page_fault(e: Eng) {
     let mut out = vec![0u8; 4096];
     s.m.mmu.phys.read_bytes(DST, &mut out);
     assert_eq!(out, pattern);
-}
-
-/// A bus raising IRQ vector 0x20 when told to.
-#[derive(Default)]
-struct IrqBus {
-    pending: bool,
-}
-
-impl cpu_interp::Bus for IrqBus {
-    fn io_read(&mut self, _port: u16, _size: u8) -> u32 {
-        0
-    }
-    fn io_write(&mut self, _port: u16, _size: u8, _val: u32) {}
-    fn interrupt_pending(&mut self) -> bool {
-        self.pending
-    }
-    fn acknowledge_interrupt(&mut self) -> u8 {
-        self.pending = false;
-        0x20
-    }
 }
 
 /// A long REP STOSD (many chunks) with interrupts enabled: an interrupt

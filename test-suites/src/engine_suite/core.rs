@@ -8,7 +8,7 @@ use cpu_interp::state::*;
 use cpu_interp::Stop;
 use iced_x86::code_asm::*;
 
-use super::Eng;
+use super::{Eng, IrqBus};
 
 pub fn real_mode_loop_and_memory(e: Eng) {
     let code = asm16(0, |a| {
@@ -361,26 +361,6 @@ pub fn store_into_own_block(e: Eng) {
     assert_eq!(m.run(), Stop::Halted);
     assert_eq!(m.s.regs[ECX], 0);
     assert_eq!(m.mmu.phys.read_u8(CODE_BASE + 0x100), 0x43);
-}
-
-/// A bus whose INTR line the test raises between slices (vector 0x20).
-#[derive(Default)]
-struct IrqBus {
-    pending: bool,
-}
-
-impl cpu_interp::Bus for IrqBus {
-    fn io_read(&mut self, _port: u16, _size: u8) -> u32 {
-        0
-    }
-    fn io_write(&mut self, _port: u16, _size: u8, _val: u32) {}
-    fn interrupt_pending(&mut self) -> bool {
-        self.pending
-    }
-    fn acknowledge_interrupt(&mut self) -> u8 {
-        self.pending = false;
-        0x20
-    }
 }
 
 /// An external interrupt raised between slices reaches an endless (hot,

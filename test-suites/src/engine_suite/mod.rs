@@ -80,6 +80,27 @@ pub fn run_on_bus(m: &mut TestMachine, bus: &mut dyn Bus, budget: u64) -> Stop {
     stop
 }
 
+/// A bus with no devices whose INTR line a test raises between slices
+/// (`pending = true`); the acknowledge returns vector 0x20.
+#[derive(Default)]
+pub struct IrqBus {
+    pub pending: bool,
+}
+
+impl Bus for IrqBus {
+    fn io_read(&mut self, _port: u16, _size: u8) -> u32 {
+        0
+    }
+    fn io_write(&mut self, _port: u16, _size: u8, _val: u32) {}
+    fn interrupt_pending(&mut self) -> bool {
+        self.pending
+    }
+    fn acknowledge_interrupt(&mut self) -> u8 {
+        self.pending = false;
+        0x20
+    }
+}
+
 /// Cases that fail on an engine because of a known bug in that engine:
 /// (engine module name or "*" for all, case name, the bug). The
 /// instantiated test is skipped there (it says so on stdout);
